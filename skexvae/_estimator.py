@@ -1,0 +1,657 @@
+"""ExemplarVAE: the scikit-learn estimator around the PyTorch model."""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._objective import ExemplarSubsampler, encode_means, iwae, training_loss
+from ._training import train
+from .models import build_vae, he_initialize
+
+
+class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Exemplar VAE: a VAE whose prior is a Parzen window over the encoded training set.
+
+    The prior is ``p(z|X) = 1/N sum_n N(z | mu(x_n), sigma^2 I)``, its means given by the
+    same network as the posterior mean ``q(z|x) = N(mu(x), diag)`` (Norouzi, Fleet &
+    Norouzi, NeurIPS 2020). Training maximises the bound with leave-one-out and a random
+    subset of ``M`` exemplars per step; evaluation uses all exemplars. The Gaussian
+    prior and the VampPrior are available through the same code path as baselines.
+
+    Parameters
+    ----------
+    n_components : int, default=40
+        Dimension of the latent space.
+    prior : {"exemplar", "vamp", "gaussian"}, default="exemplar"
+        Latent prior. ``"vamp"`` is the VampPrior with ``n_pseudo_inputs`` learned
+        pseudo-inputs; ``"gaussian"`` the standard normal.
+    likelihood : {"bernoulli", "gaussian", "logistic"}, default="bernoulli"
+        Observation model ``p(x|z)``. ``"bernoulli"`` and ``"logistic"`` (discretized
+        logistic over 256 grey levels) need inputs in [0, 1]; ``"gaussian"`` takes any
+        real values and learns one scale per feature.
+    binarize : {"auto", "dynamic"} or None, default="auto"
+        ``"dynamic"`` draws fresh binary inputs ``x ~ Bernoulli(x_grey)`` every epoch, as
+        the paper trains MNIST (bernoulli likelihood only). ``"auto"`` means
+        ``"dynamic"`` for the bernoulli likelihood and ``None`` otherwise. Exemplars are
+        always encoded as given.
+    hidden_layer_sizes : tuple of int, default=(300, 300)
+        Widths of the gated hidden layers of the encoder and of the decoder.
+    sigma : "learn" or float, default="learn"
+        Standard deviation of each exemplar's Gaussian in the prior. ``"learn"`` trains
+        one shared scalar, as in the paper; a positive float holds it fixed.
+    M : float in (0, 1] or int, default=0.5
+        Exemplars in the prior of each training step: a fraction of the N training
+        exemplars or a count below N. With leave-one-out, ``1.0`` means ``N - 1``.
+    leave_one_out : bool, default=True
+        Leave each input's own exemplar out of its prior during training (eq. 10).
+    n_pseudo_inputs : int, default=500
+        Number of pseudo-inputs of the VampPrior.
+    batch_size : int, default=100
+        Minibatch size.
+    learning_rate_init : float, default=5e-4
+        Step size of the gradient-normalised Adam optimizer.
+    max_iter : int, default=200
+        Number of epochs (passes over the training data).
+    kl_warmup : int, default=20
+        Epochs of linear KL annealing from ``1 / kl_warmup`` to 1; 0 turns it off. The
+        paper anneals over 100 epochs of ~1000.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when the validation ELBO has
+        not improved for ``n_iter_no_change`` epochs and keep the best weights. The
+        held-out rows join the exemplar set once training ends.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    n_importance_samples : int, default=1000
+        Importance samples per input in :meth:`score_samples` (the paper used 5000).
+    device : str, default="auto"
+        Torch device, e.g. ``"cpu"`` or ``"cuda:0"``; ``"auto"`` takes a GPU when one
+        is available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batches, binarization, exemplar subsets and the
+        Monte Carlo draws of :meth:`score_samples` and :meth:`sample`.
+    verbose : int, default=0
+        Print one progress line per epoch when positive.
+
+    Attributes
+    ----------
+    model_ : skexvae.models.VAE
+        The trained PyTorch module.
+    exemplars_ : ndarray of shape (n_exemplars, n_features), float32
+        Exemplars of the prior; replace them with :meth:`set_exemplars`.
+    sigma_ : float or None
+        Standard deviation of the exemplar prior's kernels, learned or fixed (None for
+        the other priors).
+    M_ : int or None
+        Exemplars per training step, as resolved from ``M``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string feature names.
+    n_iter_ : int
+        Epochs run.
+    loss_curve_ : list of float
+        Mean training loss (negative beta-weighted bound, nats) per epoch.
+    validation_scores_ : list of float or None
+        Validation ELBO (nats per input) per epoch, with early stopping.
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``.
+    device_ : torch.device
+        Device the model lives on.
+
+    See Also
+    --------
+    sklearn.neighbors.KernelDensity : Parzen window in input space.
+    sklearn.neural_network.BernoulliRBM : Another neural generative transformer.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skexvae import ExemplarVAE
+    >>> X = load_digits().data / 16.0
+    >>> vae = ExemplarVAE(n_components=8, hidden_layer_sizes=(64,), max_iter=2,
+    ...                   n_importance_samples=10, random_state=0).fit(X)
+    >>> vae.transform(X[:3]).shape
+    (3, 8)
+    >>> X_new, exemplar_index = vae.sample(4, random_state=0)
+    >>> X_new.shape
+    (4, 64)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "prior": [StrOptions({"exemplar", "vamp", "gaussian"})],
+        "likelihood": [StrOptions({"bernoulli", "gaussian", "logistic"})],
+        "binarize": [StrOptions({"auto", "dynamic"}), None],
+        "hidden_layer_sizes": ["array-like"],
+        "sigma": [StrOptions({"learn"}), Interval(Real, 0, None, closed="neither")],
+        "M": [
+            Interval(RealNotInt, 0, 1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "leave_one_out": ["boolean"],
+        "n_pseudo_inputs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_components=40,
+        *,
+        prior="exemplar",
+        likelihood="bernoulli",
+        binarize="auto",
+        hidden_layer_sizes=(300, 300),
+        sigma="learn",
+        M=0.5,
+        leave_one_out=True,
+        n_pseudo_inputs=500,
+        batch_size=100,
+        learning_rate_init=5e-4,
+        max_iter=200,
+        kl_warmup=20,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        n_importance_samples=1000,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.prior = prior
+        self.likelihood = likelihood
+        self.binarize = binarize
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.sigma = sigma
+        self.M = M
+        self.leave_one_out = leave_one_out
+        self.n_pseudo_inputs = n_pseudo_inputs
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.kl_warmup = kl_warmup
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.n_importance_samples = n_importance_samples
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the model; the rows of ``X`` become the exemplars.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, at least 2 rows; in [0, 1] for the bernoulli and logistic
+            likelihoods.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : ExemplarVAE
+            The fitted estimator.
+        """
+        X = self._validate_inputs(X, reset=True, copy=True)
+        hidden = self._check_hidden_layer_sizes()
+        binarize = self._resolve_binarize()
+        rng = check_random_state(self.random_state)
+        self.device_ = _resolve_device(self.device)
+        generator = _torch_generator(rng, self.device_)
+
+        X_all = torch.from_numpy(X).to(self.device_)
+        train_rows, val_rows = self._split_validation(len(X), rng)
+        X_train = X_all[train_rows]
+        self.M_ = self._resolve_M(len(X_train))
+        self._spec = {
+            "n_features": X.shape[1],
+            "n_components": self.n_components,
+            "hidden_layer_sizes": hidden,
+            "likelihood": self.likelihood,
+            "prior": self.prior,
+            "sigma": self.sigma,
+            "n_pseudo_inputs": self.n_pseudo_inputs,
+        }
+        self.model_ = self._initial_model(X_train, generator, rng)
+        optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.learning_rate_init)
+
+        subsampler = None
+        if self.prior == "exemplar":
+            subsampler = ExemplarSubsampler(X_train, self.M_, self.leave_one_out)
+
+        def epoch_batches(epoch):
+            order = torch.randperm(len(X_train), generator=generator, device=self.device_)
+            for index in order.split(self.batch_size):
+                x = X_train[index]
+                if binarize == "dynamic":
+                    x = torch.bernoulli(x, generator=generator)
+                yield x, index
+
+        def step_loss(batch, beta):
+            x, index = batch
+            return training_loss(self.model_, x, index, beta, generator, subsampler)
+
+        validate = None
+        if self.early_stopping:
+            X_val = X_all[val_rows]
+            if binarize == "dynamic":
+                X_val = torch.bernoulli(X_val, generator=generator)
+
+            def validate():
+                centres = self._exemplar_means(X_train)
+                noise = torch.randn(1, self.n_components, generator=generator, device=X_val.device)
+                return float(iwae(self.model_, X_val, noise, centres).mean())
+
+        history = train(
+            self.model_,
+            optimizer,
+            epoch_batches,
+            step_loss,
+            max_iter=self.max_iter,
+            kl_warmup=self.kl_warmup,
+            validate=validate,
+            n_iter_no_change=self.n_iter_no_change,
+            report=self._print_progress if self.verbose else None,
+        )
+        self.exemplars_ = X
+        self.n_iter_ = len(history)
+        self.loss_curve_ = [entry.loss for entry in history]
+        if self.early_stopping:
+            self.validation_scores_ = [entry.validation_score for entry in history]
+            self.best_validation_score_ = max(self.validation_scores_)
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+        self.sigma_ = self.model_.prior.sigma if self.prior == "exemplar" else None
+        return self
+
+    def _initial_model(self, X_train, generator, rng):
+        pseudo_inputs = None
+        if self.prior == "vamp":
+            # Start the pseudo-inputs at training points: on the data's scale for any
+            # likelihood, and away from the degenerate all-equal start.
+            rows = torch.randint(
+                len(X_train), (self.n_pseudo_inputs,), generator=generator, device=X_train.device
+            )
+            pseudo_inputs = X_train[rows].cpu()
+        model = build_vae(self._spec, pseudo_inputs)
+        he_initialize(model, _torch_generator(rng, "cpu"))
+        return model.to(self.device_)
+
+    def _split_validation(self, n_samples, rng):
+        if not self.early_stopping:
+            return slice(None), None
+        n_val = int(math.ceil(self.validation_fraction * n_samples))
+        if n_samples - n_val < 2:
+            raise ValueError(
+                f"early_stopping=True with validation_fraction={self.validation_fraction} "
+                f"leaves {n_samples - n_val} training sample(s) of {n_samples}; at least "
+                "2 are needed. Lower validation_fraction or pass more data."
+            )
+        order = torch.from_numpy(rng.permutation(n_samples))
+        return order[n_val:], order[:n_val]
+
+    def _resolve_M(self, n_train):
+        if self.prior != "exemplar":
+            return None
+        largest = n_train - 1 if self.leave_one_out else n_train
+        if isinstance(self.M, Integral):
+            if self.M >= n_train:
+                raise ValueError(
+                    f"M={self.M} must be smaller than the number of training exemplars "
+                    f"N={n_train}; pass a count below N or a fraction in (0, 1]."
+                )
+            return min(int(self.M), largest)
+        return max(1, min(int(round(self.M * n_train)), largest))
+
+    def _check_hidden_layer_sizes(self):
+        sizes = np.ravel(np.asarray(self.hidden_layer_sizes, dtype=object))
+        if len(sizes) == 0 or not all(isinstance(s, Integral) and s > 0 for s in sizes):
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty sequence of positive integers, "
+                f"got {self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(s) for s in sizes)
+
+    def _resolve_binarize(self):
+        if self.binarize == "auto":
+            return "dynamic" if self.likelihood == "bernoulli" else None
+        if self.binarize == "dynamic" and self.likelihood != "bernoulli":
+            raise ValueError(
+                f"binarize='dynamic' needs likelihood='bernoulli', got "
+                f"likelihood={self.likelihood!r}; use binarize=None or 'auto'."
+            )
+        return self.binarize
+
+    def _print_progress(self, entry):
+        line = (
+            f"[{type(self).__name__}] epoch {entry.epoch + 1}/{self.max_iter}"
+            f"  loss {entry.loss:.3f}  ELBO {entry.reconstruction - entry.kl:.3f}"
+            f"  (rec {entry.reconstruction:.3f}, KL {entry.kl:.3f}, beta {entry.beta:.2f})"
+        )
+        if self.prior == "exemplar":
+            line += f"  sigma {self.model_.prior.sigma:.4f}"
+        if entry.validation_score is not None:
+            line += f"  val ELBO {entry.validation_score:.3f}"
+        print(f"{line}  {entry.seconds:.2f}s", flush=True)
+
+    # ----------------------------------------------------------- inference
+    def transform(self, X):
+        """Posterior means ``mu(x)``, the latent representation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            In ``X``'s float dtype (float32 or float64).
+        """
+        check_is_fitted(self)
+        X_in = X
+        X = self._validate_inputs(X, reset=False)
+        with torch.no_grad():
+            Z = encode_means(self.model_.encoder, self._to_tensor(X))
+        return Z.cpu().numpy().astype(_output_dtype(X_in), copy=False)
+
+    def inverse_transform(self, Z):
+        """Decoder means ``E[x|z]`` (probabilities for the bernoulli likelihood).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        dtype = _output_dtype(Z)
+        Z = check_array(Z, dtype=np.float32, input_name="Z")
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns, but ExemplarVAE has n_components="
+                f"{self.n_components}."
+            )
+        with torch.no_grad():
+            X = self._decode_mean(self._to_tensor(Z))
+        return X.cpu().numpy().astype(dtype, copy=False)
+
+    def score_samples(self, X):
+        """IWAE estimate of ``log p(x)`` in nats, one per row.
+
+        Uses ``n_importance_samples`` samples from ``q(z|x)`` and, for the exemplar
+        prior, every exemplar (no leave-one-out, no subsampling). The same standard
+        normal draws serve every row, so a row's score does not depend on the rows
+        scored with it. The estimate is a stochastic lower bound that tightens as
+        ``n_importance_samples`` grows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = self._to_tensor(self._validate_inputs(X, reset=False))
+        generator = _torch_generator(check_random_state(self.random_state), self.device_)
+        noise = torch.randn(
+            self.n_importance_samples, self.n_components, generator=generator, device=self.device_
+        )
+        centres = self._exemplar_means(self._to_tensor(self.exemplars_))
+        with torch.no_grad():
+            scores = iwae(self.model_, X, noise, centres)
+        return scores.cpu().numpy().astype(np.float64)
+
+    def score(self, X, y=None):
+        """Mean IWAE log-likelihood of ``X`` in nats (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples=1, random_state=None, *, return_mean=False):
+        """Draw new data from the model.
+
+        Pick a prior component (an exemplar, uniformly, for the exemplar prior), draw
+        ``z`` from it, then ``x ~ p(x|z)``.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+            Defaults to the estimator's ``random_state``.
+        return_mean : bool, default=False
+            Return the decoder means ``E[x|z]`` instead of draws from ``p(x|z)``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        component : ndarray of shape (n_samples,)
+            Index into ``exemplars_`` (exemplar prior), of the pseudo-input (VampPrior),
+            or 0 (Gaussian prior), like the labels of ``GaussianMixture.sample``.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        generator = self._sampling_generator(random_state)
+        prior = self.model_.prior
+        with torch.no_grad():
+            if self.model_.uses_exemplars:
+                index = torch.randint(
+                    len(self.exemplars_), (n_samples,), generator=generator, device=self.device_
+                )
+                exemplars = self._to_tensor(self.exemplars_)[index]
+                z = prior.sample(encode_means(self.model_.encoder, exemplars), generator)
+            else:
+                z, index = prior.sample(n_samples, self.model_.encoder, generator, self.device_)
+            X = self._decode(z, generator, return_mean)
+        return X.cpu().numpy().astype(np.float64), index.cpu().numpy()
+
+    def sample_from_exemplars(self, X, n_samples=1, random_state=None, *, return_mean=False):
+        """Generate new data around given inputs (exemplar-conditioned generation).
+
+        For the exemplar prior, ``z ~ r(z|x) = N(mu(x), sigma^2 I)`` (paper Fig. 3); for
+        the other priors, ``z ~ q(z|x)``, as the paper does for its baselines. Then
+        ``x ~ p(x|z)`` or its mean.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_inputs, n_features)
+            Reference inputs; they need not be exemplars.
+        n_samples : int, default=1
+            New rows per reference input.
+        random_state : int, RandomState instance or None, default=None
+            Defaults to the estimator's ``random_state``.
+        return_mean : bool, default=False
+            Return decoder means instead of draws from ``p(x|z)``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_inputs * n_samples, n_features)
+            Rows ``i * n_samples`` to ``(i + 1) * n_samples - 1`` come from input ``i``.
+        source : ndarray of shape (n_inputs * n_samples,)
+            Row of ``X`` each new row comes from.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        X = self._to_tensor(self._validate_inputs(X, reset=False))
+        generator = self._sampling_generator(random_state)
+        source = torch.arange(len(X), device=self.device_).repeat_interleave(n_samples)
+        with torch.no_grad():
+            mean, log_var = self.model_.encoder(X)
+            mean = mean.repeat_interleave(n_samples, dim=0)
+            if self.model_.uses_exemplars:
+                z = self.model_.prior.sample(mean, generator)
+            else:
+                log_var = log_var.repeat_interleave(n_samples, dim=0)
+                noise = torch.randn(mean.shape, generator=generator, device=self.device_)
+                z = mean + noise * torch.exp(0.5 * log_var)
+            X_new = self._decode(z, generator, return_mean)
+        return X_new.cpu().numpy().astype(np.float64), source.cpu().numpy()
+
+    def set_exemplars(self, X):
+        """Replace the exemplars of the prior without retraining.
+
+        The paper notes that an Exemplar VAE can be trained with one exemplar set and
+        used with another, for example a larger one. Affects :meth:`score_samples`
+        and :meth:`sample`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_exemplars, n_features)
+
+        Returns
+        -------
+        self : ExemplarVAE
+        """
+        check_is_fitted(self)
+        X = self._validate_inputs(X, reset=False, copy=True)
+        if len(X) == 0:
+            raise ValueError("set_exemplars needs at least one exemplar.")
+        self.exemplars_ = X
+        return self
+
+    # ------------------------------------------------------------- helpers
+    def _validate_inputs(self, X, reset, copy=False):
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=np.float32,
+            copy=copy,
+            ensure_min_samples=2 if reset else 1,
+        )
+        low, high = self._data_range()
+        if X.size and (X.min() < low or X.max() > high):
+            raise ValueError(
+                f"likelihood={self.likelihood!r} needs inputs in [{low:g}, {high:g}], got "
+                f"values in [{X.min():g}, {X.max():g}]. Rescale the data (e.g. with "
+                "MinMaxScaler) or use likelihood='gaussian'."
+            )
+        return X
+
+    def _data_range(self):
+        if self.likelihood == "gaussian":
+            return -np.inf, np.inf
+        return 0.0, 1.0
+
+    def _to_tensor(self, X):
+        # torch refuses read-only arrays (memmaps, broadcast views) without a copy.
+        if not X.flags.writeable:
+            X = X.copy()
+        return torch.from_numpy(X).to(self.device_)
+
+    @torch.no_grad()
+    def _exemplar_means(self, exemplars):
+        if not self.model_.uses_exemplars:
+            return None
+        return encode_means(self.model_.encoder, exemplars)
+
+    def _decode_mean(self, z):
+        return self.model_.likelihood.mean(self.model_.decoder(z))
+
+    def _decode(self, z, generator, return_mean):
+        params = self.model_.decoder(z)
+        if return_mean:
+            return self.model_.likelihood.mean(params)
+        return self.model_.likelihood.sample(params, generator)
+
+    def _sampling_generator(self, random_state):
+        seed_source = self.random_state if random_state is None else random_state
+        return _torch_generator(check_random_state(seed_source), self.device_)
+
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # ----------------------------------------------------------- pickling
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # may be self.__dict__ itself: never mutate it
+        if "model_" in state:
+            # Weights travel as CPU tensors with the spec to rebuild the module, so a
+            # model fitted on a GPU loads on a machine without one.
+            model = state.pop("model_")
+            state["_model_state"] = {k: v.cpu() for k, v in model.state_dict().items()}
+        return state
+
+    def __setstate__(self, state):
+        model_state = state.pop("_model_state", None)
+        super().__setstate__(state)
+        if model_state is not None:
+            self.device_ = _resolve_device(str(self.device_), fallback=True)
+            model = build_vae(self._spec)
+            model.load_state_dict(model_state)
+            self.model_ = model.to(self.device_).eval()
+
+
+def _resolve_device(device, fallback=False):
+    """``"auto"`` → CUDA when available; otherwise a validated ``torch.device``."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        if fallback:
+            return torch.device("cpu")
+        raise ValueError(f"device={device!r} was requested but CUDA is not available.")
+    return resolved
+
+
+def _torch_generator(rng, device):
+    """A torch generator on ``device`` seeded from a NumPy ``RandomState``."""
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def _output_dtype(X):
+    """float32 in, float32 out; everything else comes back as float64."""
+    return np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
+

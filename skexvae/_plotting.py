@@ -1,0 +1,58 @@
+"""Image grids written as greyscale PNG with the standard library alone."""
+
+import os
+import struct
+import tempfile
+import zlib
+
+import numpy as np
+
+
+def image_grid(images, n_cols, scale=1, pad=1):
+    """Tile images of shape (n, h, w) with values in [0, 1] into one uint8 array.
+
+    Each pixel becomes a ``scale`` x ``scale`` block so that small images (8 x 8
+    digits) stay legible; tiles are separated by ``pad`` grey pixels.
+    """
+    images = np.clip(np.asarray(images, dtype=np.float64), 0.0, 1.0)
+    n, h, w = images.shape
+    n_rows = -(-n // n_cols)
+    tile_h, tile_w = h * scale + pad, w * scale + pad
+    grid = np.full((n_rows * tile_h + pad, n_cols * tile_w + pad), 128, dtype=np.uint8)
+    tiles = np.kron(images, np.ones((scale, scale))) * 255.0
+    for i, tile in enumerate(tiles.round().astype(np.uint8)):
+        top, left = pad + (i // n_cols) * tile_h, pad + (i % n_cols) * tile_w
+        grid[top : top + h * scale, left : left + w * scale] = tile
+    return grid
+
+
+def write_png(path, pixels):
+    """Write a 2-D uint8 array as an 8-bit greyscale PNG, atomically.
+
+    The file is written beside its destination and renamed into place, so a crash
+    never leaves a truncated picture behind.
+    """
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width = pixels.shape
+    raw = b"".join(b"\x00" + row.tobytes() for row in pixels)
+
+    def chunk(tag, data):
+        body = tag + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".png.part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(png)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

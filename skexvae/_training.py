@@ -1,0 +1,124 @@
+"""The training loop: epochs of minibatch steps, KL warm-up, early stopping, progress.
+
+It knows modules, an optimizer and callables that yield batches and losses; it knows
+nothing of data sets, priors or estimators.
+"""
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+
+def normalize_gradients(parameters, eps=1e-7):
+    """Scale each parameter's gradient to unit L2 norm (gradient-normalised Adam).
+
+    The reference training (Yu et al. 2017 via the VampPrior code) normalises per
+    tensor before the Adam update; Adam itself is left unchanged.
+    """
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if grads:
+        norms = torch._foreach_norm(grads)
+        torch._foreach_div_(grads, [n + eps for n in norms])
+
+
+def kl_weight(epoch, warmup):
+    """Linear KL annealing: ``beta = min(1, (epoch + 1) / warmup)`` for 0-based epochs."""
+    return 1.0 if warmup == 0 else min(1.0, (epoch + 1) / warmup)
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    loss: float
+    reconstruction: float
+    kl: float
+    beta: float
+    seconds: float
+    validation_score: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class EarlyStopping:
+    """Remembers the best validation score and its weights; says when to stop."""
+
+    def __init__(self, patience):
+        self.patience = patience
+        self.best_score = -float("inf")
+        self.best_state = None
+        self.bad_epochs = 0
+
+    def update(self, score, module):
+        if score > self.best_score:
+            self.best_score = score
+            self.best_state = copy.deepcopy(module.state_dict())
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        return self.bad_epochs >= self.patience
+
+
+def train(
+    module,
+    optimizer,
+    epoch_batches,
+    step_loss,
+    *,
+    max_iter,
+    kl_warmup,
+    validate=None,
+    n_iter_no_change=10,
+    report=None,
+):
+    """Run up to ``max_iter`` epochs; return the list of :class:`EpochReport`.
+
+    Parameters
+    ----------
+    module : nn.Module
+        Put in train mode for steps and eval mode for validation.
+    optimizer : torch.optim.Optimizer
+    epoch_batches : callable
+        ``epoch_batches(epoch)`` yields the epoch's batches.
+    step_loss : callable
+        ``step_loss(batch, beta)`` returns ``(loss, reconstruction, kl)`` tensors.
+    validate : callable, optional
+        ``validate()`` returns a score to maximise; turns on early stopping, and the
+        best weights are restored at the end.
+    report : callable, optional
+        Called with each epoch's :class:`EpochReport`.
+    """
+    parameters = [p for p in module.parameters() if p.requires_grad]
+    stopper = EarlyStopping(n_iter_no_change) if validate is not None else None
+    history = []
+    for epoch in range(max_iter):
+        start = time.perf_counter()
+        beta = kl_weight(epoch, kl_warmup)
+        module.train()
+        totals, n_batches = 0.0, 0
+        for batch in epoch_batches(epoch):
+            loss, reconstruction, kl = step_loss(batch, beta)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            normalize_gradients(parameters)
+            optimizer.step()
+            # Summed on the device: one host transfer per epoch, not per step.
+            totals = totals + torch.stack([loss.detach(), reconstruction, kl])
+            n_batches += 1
+        means = (totals / max(n_batches, 1)).tolist()
+        entry = EpochReport(epoch, *means, beta=beta, seconds=0.0)
+        stop = False
+        if stopper is not None:
+            module.eval()
+            entry.validation_score = float(validate())
+            stop = stopper.update(entry.validation_score, module)
+        entry.seconds = time.perf_counter() - start
+        history.append(entry)
+        if report is not None:
+            report(entry)
+        if stop:
+            break
+    if stopper is not None and stopper.best_state is not None:
+        module.load_state_dict(stopper.best_state)
+    module.eval()
+    return history

@@ -1,0 +1,5 @@
+"""Data set loaders."""
+
+from ._mnist import load_mnist
+
+__all__ = ["load_mnist"]

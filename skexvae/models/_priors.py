@@ -1,0 +1,125 @@
+"""Priors ``p(z)`` over the latent space: standard Gaussian, VampPrior, exemplar prior.
+
+Each prior is a small module with ``log_prob`` and ``sample``. The Gaussian and
+VampPrior compute everything themselves (the VampPrior borrows the encoder to embed
+its pseudo-inputs). The exemplar prior is a Parzen window whose centres are the
+encoder means of exemplars; *which* exemplars a step compares against (all of them,
+an M-subset, retrieved neighbours) is the caller's choice, so the module takes the
+centres as an argument and stays a pure density.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def log_normal_diag(z, mean, log_var):
+    """Log-density of a diagonal Gaussian, summed over the last axis."""
+    return -0.5 * (_LOG_2PI + log_var + (z - mean) ** 2 * torch.exp(-log_var)).sum(-1)
+
+
+class GaussianPrior(nn.Module):
+    """``p(z) = N(0, I)``: the standard VAE baseline."""
+
+    def __init__(self, n_components):
+        super().__init__()
+        self.n_components = n_components
+
+    def log_prob(self, z, encoder=None):
+        return -0.5 * (z**2 + _LOG_2PI).sum(-1)
+
+    def sample(self, n_samples, encoder=None, generator=None, device="cpu"):
+        z = torch.randn(n_samples, self.n_components, generator=generator, device=device)
+        return z, torch.zeros(n_samples, dtype=torch.long, device=device)
+
+
+class VampPrior(nn.Module):
+    """Mixture of variational posteriors at learned pseudo-inputs (Tomczak & Welling 2018).
+
+    ``p(z) = 1/K sum_k q(z | u_k)``. The pseudo-inputs ``u_k`` start at training
+    points, which keeps them on the data's scale whatever the likelihood.
+    """
+
+    def __init__(self, pseudo_inputs):
+        super().__init__()
+        self.pseudo_inputs = nn.Parameter(pseudo_inputs.clone())
+
+    def log_prob(self, z, encoder):
+        means, log_vars = encoder(self.pseudo_inputs)
+        log_components = log_normal_diag(z.unsqueeze(1), means, log_vars)
+        return torch.logsumexp(log_components, dim=1) - math.log(len(means))
+
+    def sample(self, n_samples, encoder, generator=None, device="cpu"):
+        index = torch.randint(
+            len(self.pseudo_inputs), (n_samples,), generator=generator, device=device
+        )
+        means, log_vars = encoder(self.pseudo_inputs[index])
+        noise = torch.randn(means.shape, generator=generator, device=device)
+        return means + noise * torch.exp(0.5 * log_vars), index
+
+
+class ExemplarPrior(nn.Module):
+    """Parzen window in latent space: ``p(z) = 1/M sum_m N(z | c_m, sigma^2 I)`` (eq. 8).
+
+    Parameters
+    ----------
+    n_components : int
+        Latent dimensionality.
+    sigma : "learn" or float
+        ``"learn"`` makes ``log sigma^2`` a trained parameter (one shared scalar, as
+        in the paper); a float fixes sigma.
+    """
+
+    def __init__(self, n_components, sigma="learn"):
+        super().__init__()
+        self.n_components = n_components
+        if sigma == "learn":
+            self.log_var = nn.Parameter(torch.zeros(()))
+        else:
+            self.register_buffer("log_var", torch.tensor(2.0 * math.log(sigma)))
+
+    @property
+    def sigma(self):
+        return float(torch.exp(0.5 * self.log_var.detach()))
+
+    def log_prob(self, z, centres, exclude=None):
+        """``log p(z)`` under the mixture of ``N(centres[m], sigma^2 I)``.
+
+        Parameters
+        ----------
+        z : Tensor of shape (B, d)
+        centres : Tensor of shape (M, d)
+        exclude : LongTensor of shape (B,), optional
+            For row ``b``, the column of ``centres`` to leave out (leave-one-out,
+            eq. 10), or -1 for none. The uniform weight becomes ``1 / (M - 1)`` on
+            rows that lose a centre.
+
+        Returns
+        -------
+        Tensor of shape (B,)
+        """
+        # Centring both sides removes most float32 cancellation in the expansion
+        # ||z - c||^2 = ||z||^2 - 2 z.c + ||c||^2; the offset cancels exactly.
+        offset = centres.detach().mean(0)
+        z_c, c_c = z - offset, centres - offset
+        inv_var = torch.exp(-self.log_var)
+        # One fused matrix product gives (z.c - ||c||^2 / 2) / sigma^2 for every pair;
+        # the per-row -||z||^2 / (2 sigma^2) is added after the logsumexp, so the
+        # (B, M) matrix is written once and read once.
+        log_kernel = torch.addmm((c_c**2).sum(1) * (-0.5 * inv_var), z_c * inv_var, c_c.T)
+        n_kept = torch.full((len(z),), float(len(centres)), device=z.device)
+        if exclude is not None:
+            rows = torch.nonzero(exclude >= 0).squeeze(1)
+            log_kernel = log_kernel.index_put((rows, exclude[rows]), log_kernel.new_tensor(-math.inf))
+            n_kept[rows] -= 1.0
+        log_norm = 0.5 * self.n_components * (_LOG_2PI + self.log_var)
+        row_term = 0.5 * inv_var * (z_c**2).sum(1)
+        return torch.logsumexp(log_kernel, dim=1) - row_term - log_norm - torch.log(n_kept)
+
+    def sample(self, centres, generator=None):
+        """Draw one ``z ~ N(c, sigma^2 I)`` per row of ``centres`` (eq. 7)."""
+        noise = torch.randn(centres.shape, generator=generator, device=centres.device)
+        return centres + noise * torch.exp(0.5 * self.log_var.detach())

@@ -1,0 +1,276 @@
+"""ExemplarVAE through its public API: fit, transform, sample, persistence, errors."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from conftest import FAST
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+
+from skexvae import ExemplarVAE
+
+
+@pytest.fixture(scope="module")
+def fitted(small_digits):
+    X, _ = small_digits
+    return ExemplarVAE(**FAST, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("prior", ["exemplar", "vamp", "gaussian"])
+def test_fit_transform_shapes_and_attributes(small_digits, prior):
+    X, _ = small_digits
+    vae = ExemplarVAE(**FAST, prior=prior, n_pseudo_inputs=10, random_state=0)
+    Z = vae.fit(X).transform(X)
+    assert Z.shape == (len(X), FAST["n_components"]) and np.isfinite(Z).all()
+    assert vae.n_features_in_ == X.shape[1]
+    assert vae.n_iter_ == FAST["max_iter"] == len(vae.loss_curve_)
+    assert vae.exemplars_.dtype == np.float32 and vae.exemplars_.shape == X.shape
+    assert (vae.sigma_ is not None) == (prior == "exemplar")
+    assert (vae.M_ is not None) == (prior == "exemplar")
+    assert vae.validation_scores_ is None
+
+
+def test_training_lowers_the_loss(small_digits):
+    X, _ = small_digits
+    vae = ExemplarVAE(**{**FAST, "max_iter": 15}, kl_warmup=0, random_state=0).fit(X)
+    first, last = vae.loss_curve_[0], np.mean(vae.loss_curve_[-3:])
+    assert last < first - 5, vae.loss_curve_
+
+
+def test_learned_sigma_moves_and_fixed_sigma_stays(small_digits):
+    X, _ = small_digits
+    learned = ExemplarVAE(**FAST, random_state=0).fit(X)
+    fixed = ExemplarVAE(**FAST, sigma=0.25, random_state=0).fit(X)
+    assert learned.sigma_ != pytest.approx(1.0, abs=1e-4)
+    assert fixed.sigma_ == pytest.approx(0.25)
+
+
+def test_random_state_makes_fit_reproducible(small_digits):
+    X, _ = small_digits
+    a = ExemplarVAE(**FAST, random_state=3).fit(X)
+    b = ExemplarVAE(**FAST, random_state=3).fit(X)
+    c = ExemplarVAE(**FAST, random_state=4).fit(X)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    assert a.loss_curve_ == b.loss_curve_
+    np.testing.assert_array_equal(a.score_samples(X[:5]), b.score_samples(X[:5]))
+    assert not np.allclose(a.transform(X), c.transform(X))
+
+
+@pytest.mark.parametrize(
+    ("M", "leave_one_out", "expected"),
+    [(0.5, True, 150), (1.0, True, 299), (1.0, False, 300), (17, True, 17), (0.001, True, 1)],
+)
+def test_M_resolution(small_digits, M, leave_one_out, expected):
+    X, _ = small_digits
+    vae = ExemplarVAE(**{**FAST, "max_iter": 1}, M=M, leave_one_out=leave_one_out).fit(X)
+    assert vae.M_ == expected
+
+
+def test_early_stopping_records_validation_and_keeps_all_exemplars(small_digits):
+    X, _ = small_digits
+    vae = ExemplarVAE(
+        **{**FAST, "max_iter": 40}, early_stopping=True, n_iter_no_change=2, random_state=0
+    ).fit(X)
+    assert len(vae.validation_scores_) == vae.n_iter_ <= 40
+    assert vae.best_validation_score_ == max(vae.validation_scores_)
+    assert all(np.isfinite(vae.validation_scores_))
+    assert len(vae.exemplars_) == len(X)
+    # M counts training exemplars only: 90 % of the rows are left for training.
+    assert vae.M_ == round(0.5 * (len(X) - 30))
+
+
+def test_inverse_transform_gives_probabilities(fitted, small_digits):
+    X, _ = small_digits
+    X_rec = fitted.inverse_transform(fitted.transform(X[:10]))
+    assert X_rec.shape == (10, X.shape[1])
+    assert X_rec.min() >= 0 and X_rec.max() <= 1
+
+
+def test_transform_keeps_float32(fitted, small_digits):
+    X, _ = small_digits
+    assert fitted.transform(X[:3]).dtype == np.float32
+    assert fitted.transform(X[:3].astype(np.float64)).dtype == np.float64
+
+
+def test_sample_returns_data_and_exemplar_index(fitted, small_digits):
+    X_new, index = fitted.sample(25, random_state=0)
+    assert X_new.shape == (25, small_digits[0].shape[1])
+    assert set(np.unique(X_new)) <= {0.0, 1.0}  # draws from the Bernoulli likelihood
+    assert index.shape == (25,) and index.min() >= 0 and index.max() < len(fitted.exemplars_)
+    means, index_again = fitted.sample(25, random_state=0, return_mean=True)
+    np.testing.assert_array_equal(index, index_again)
+    assert ((means > 0) & (means < 1)).all()
+
+
+def test_sample_from_exemplars_stays_near_its_source(digits):
+    X, _ = digits
+    # Enough steps (small batches, larger steps) for the latents to carry the digit.
+    vae = ExemplarVAE(
+        n_components=8, hidden_layer_sizes=(64,), max_iter=20, batch_size=20,
+        learning_rate_init=3e-3, kl_warmup=5, random_state=0,
+    ).fit(X[:600])
+    references = X[600:605]
+    X_new, source = vae.sample_from_exemplars(references, n_samples=4, random_state=0, return_mean=True)
+    assert X_new.shape == (20, X.shape[1])
+    np.testing.assert_array_equal(source, np.repeat(np.arange(5), 4))
+    # Each generation is closer to its own reference than to the other references.
+    distances = ((X_new[:, None, :] - references[None]) ** 2).sum(-1)
+    assert (distances.argmin(1) == source).mean() >= 0.8
+
+
+def test_set_exemplars_changes_the_prior(fitted, digits):
+    X, _ = digits
+    vae = pickle.loads(pickle.dumps(fitted))
+    before = vae.score_samples(X[:20])
+    vae.set_exemplars(X[1000:1100])
+    assert vae.exemplars_.shape == (100, X.shape[1])
+    after = vae.score_samples(X[:20])
+    assert not np.allclose(before, after)
+    _, index = vae.sample(50, random_state=0)
+    assert index.max() < 100
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_persistence_round_trip(fitted, small_digits, tmp_path, dump):
+    X, _ = small_digits
+    path = tmp_path / "model.bin"
+    if dump == "pickle":
+        path.write_bytes(pickle.dumps(fitted))
+        loaded = pickle.loads(path.read_bytes())
+    else:
+        joblib.dump(fitted, path)
+        loaded = joblib.load(path)
+    np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
+    np.testing.assert_array_equal(loaded.score_samples(X[:5]), fitted.score_samples(X[:5]))
+    assert loaded.sigma_ == fitted.sigma_
+
+
+def test_clone_is_unfitted_with_same_params(fitted):
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    with pytest.raises(NotFittedError):
+        copy.transform(np.zeros((1, 64)))
+
+
+def test_pipeline_and_grid_search_over_sigma_and_M(small_digits):
+    X, y = small_digits
+    params = {**FAST, "max_iter": 2}
+    search = GridSearchCV(
+        ExemplarVAE(**params, random_state=0), {"sigma": ["learn", 0.5], "M": [0.2, 50]}, cv=2, n_jobs=2
+    ).fit(X)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_params_["sigma"] in ("learn", 0.5)
+    pipe = Pipeline([("vae", ExemplarVAE(**params, random_state=0)), ("knn", KNeighborsClassifier())])
+    assert 0.0 <= pipe.fit(X, y).score(X, y) <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("likelihood", "X", "y_ok"),
+    [("gaussian", np.random.default_rng(0).normal(size=(60, 5)) * 10, True),
+     ("logistic", np.random.default_rng(0).integers(0, 256, size=(60, 5)) / 255, True)],
+)
+def test_other_likelihoods_fit_and_score(likelihood, X, y_ok):
+    vae = ExemplarVAE(**FAST, likelihood=likelihood, random_state=0).fit(X)
+    scores = vae.score_samples(X)
+    assert scores.shape == (60,) and np.isfinite(scores).all()
+    X_new, _ = vae.sample(10, random_state=0)
+    assert X_new.shape == (10, 5)
+    if likelihood == "logistic":
+        np.testing.assert_allclose(X_new * 255, np.round(X_new * 255), atol=1e-4)
+        assert scores.max() <= 0  # probabilities of discrete levels
+
+
+# ---------------------------------------------------------------- bad input
+def bad_fit(X, match, **params):
+    with pytest.raises(ValueError, match=match):
+        ExemplarVAE(**{**FAST, **params}).fit(X)
+
+
+def test_rejects_nan_and_inf(small_digits):
+    X = small_digits[0].copy()
+    X[3, 5] = np.nan
+    bad_fit(X, "NaN")
+    X[3, 5] = np.inf
+    bad_fit(X, "infinity|inf")
+
+
+def test_rejects_wrong_ndim(small_digits, fitted):
+    X = small_digits[0]
+    bad_fit(X[0], "2D array")
+    bad_fit(X.reshape(len(X), 8, 8), "dim 3|3D|ndim")
+    with pytest.raises(ValueError, match="2D array"):
+        fitted.transform(X[0])
+
+
+def test_rejects_feature_count_change(fitted, small_digits):
+    X = small_digits[0]
+    for method in (fitted.transform, fitted.score_samples, fitted.set_exemplars):
+        with pytest.raises(ValueError, match="features"):
+            method(X[:, :10])
+    with pytest.raises(ValueError, match="n_components"):
+        fitted.inverse_transform(np.zeros((2, 7)))
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "logistic"])
+def test_rejects_values_outside_unit_interval(small_digits, fitted, likelihood):
+    X = small_digits[0] * 16
+    bad_fit(X, r"needs inputs in \[0, 1\]", likelihood=likelihood)
+    if likelihood == "bernoulli":
+        with pytest.raises(ValueError, match=r"needs inputs in \[0, 1\]"):
+            fitted.score_samples(-X[:3])
+
+
+def test_rejects_M_not_below_N(small_digits):
+    X = small_digits[0][:50]
+    bad_fit(X, "M=50 must be smaller", M=50)
+    bad_fit(X, "M=80 must be smaller", M=80)
+    bad_fit(X, "'M' parameter", M=1.5)
+    bad_fit(X, "'M' parameter", M=0)
+
+
+@pytest.mark.parametrize("sigma", [0.0, -1.0, "fixed"])
+def test_rejects_bad_sigma(small_digits, sigma):
+    bad_fit(small_digits[0], "'sigma' parameter", sigma=sigma)
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("prior", "vampire"), ("likelihood", "poisson"), ("binarize", "static"), ("device", 3)],
+)
+def test_rejects_unknown_options(small_digits, param, value):
+    bad_fit(small_digits[0], f"'{param}' parameter", **{param: value})
+
+
+def test_rejects_inconsistent_options(small_digits):
+    X = small_digits[0]
+    bad_fit(X, "binarize='dynamic' needs likelihood='bernoulli'", likelihood="gaussian", binarize="dynamic")
+    bad_fit(X, "not a torch device", device="gpu0")
+    bad_fit(X, "hidden_layer_sizes", hidden_layer_sizes=(10, 0))
+    bad_fit(X[:1], "1 sample")
+
+
+def test_unfitted_use_raises_not_fitted():
+    vae = ExemplarVAE()
+    X = np.zeros((2, 3))
+    for call in (
+        lambda: vae.transform(X),
+        lambda: vae.score_samples(X),
+        lambda: vae.sample(2),
+        lambda: vae.inverse_transform(X),
+        lambda: vae.sample_from_exemplars(X),
+        lambda: vae.set_exemplars(X),
+    ):
+        with pytest.raises(NotFittedError):
+            call()
+
+
+def test_verbose_reports_each_epoch(small_digits, capsys):
+    ExemplarVAE(**FAST, verbose=1, random_state=0).fit(small_digits[0])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "epoch" in line]
+    assert len(lines) == FAST["max_iter"]
+    assert "ELBO" in lines[0] and "sigma" in lines[0] and "loss" in lines[0]

@@ -1,0 +1,151 @@
+"""The priors and likelihoods against brute-force NumPy/SciPy computations."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+from skexvae._objective import ExemplarSubsampler
+from skexvae.models import (
+    DiscretizedLogisticLikelihood,
+    ExemplarPrior,
+    GaussianLikelihood,
+    GaussianPrior,
+    MLPEncoder,
+    VampPrior,
+)
+
+
+def parzen_log_density(z, centres, sigma, exclude=None):
+    """Eq. 8 by brute force in float64, one row at a time."""
+    out = []
+    for b, zb in enumerate(z):
+        keep = np.ones(len(centres), bool)
+        if exclude is not None and exclude[b] >= 0:
+            keep[exclude[b]] = False
+        sq = ((zb - centres[keep]) ** 2).sum(1)
+        d = z.shape[1]
+        out.append(
+            logsumexp(-sq / (2 * sigma**2)) - d * math.log(math.sqrt(2 * math.pi) * sigma)
+            - math.log(keep.sum())
+        )
+    return np.array(out)
+
+
+@pytest.mark.parametrize("sigma", [0.3, 1.7])
+def test_exemplar_prior_matches_brute_force_parzen(sigma):
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(7, 5)) * 2 + 3
+    centres = rng.normal(size=(50, 5)) * 2 + 3
+    prior = ExemplarPrior(5, sigma=sigma)
+    got = prior.log_prob(torch.tensor(z, dtype=torch.float32), torch.tensor(centres, dtype=torch.float32))
+    np.testing.assert_allclose(got.numpy(), parzen_log_density(z, centres, sigma), rtol=1e-5, atol=1e-4)
+
+
+def test_exemplar_prior_leave_one_out_matches_brute_force():
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(20, 3)) * 5  # well separated at sigma = 0.5
+    z = centres[[2, 5, 9]] + 0.01 * rng.normal(size=(3, 3))
+    exclude = np.array([2, -1, 9])
+    prior = ExemplarPrior(3, sigma=0.5)
+    got = prior.log_prob(
+        torch.tensor(z, dtype=torch.float32),
+        torch.tensor(centres, dtype=torch.float32),
+        torch.tensor(exclude),
+    )
+    np.testing.assert_allclose(got.numpy(), parzen_log_density(z, centres, 0.5, exclude), rtol=1e-5)
+    # Leaving out the nearest centre must lower the density a lot for these near-copies.
+    full = prior.log_prob(torch.tensor(z, dtype=torch.float32), torch.tensor(centres, dtype=torch.float32))
+    assert got[0] < full[0] - 5 and got[2] < full[2] - 5
+    assert got[1] == pytest.approx(full[1].item())
+
+
+def test_learned_sigma_receives_gradient():
+    prior = ExemplarPrior(2, sigma="learn")
+    z, centres = torch.randn(4, 2), torch.randn(6, 2)
+    prior.log_prob(z, centres).sum().backward()
+    assert prior.log_var.grad is not None and prior.log_var.grad.abs() > 0
+
+
+class _IdentityMean(torch.nn.Module):
+    def mean(self, x):
+        return x.clone()
+
+
+@pytest.mark.parametrize("leave_one_out", [True, False])
+def test_subsampler_size_and_leave_one_out_mask(leave_one_out):
+    n, m = 40, 15
+    X = torch.arange(n, dtype=torch.float32).unsqueeze(1)  # row i encodes to i
+    sampler = ExemplarSubsampler(X, m, leave_one_out)
+    generator = torch.Generator().manual_seed(0)
+    batch = torch.arange(n)
+    for _ in range(20):
+        centres, exclude = sampler(_IdentityMean(), batch, generator)
+        ids = centres.squeeze(1).long()
+        assert len(ids) == m and len(set(ids.tolist())) == m  # M distinct exemplars
+        if not leave_one_out:
+            assert exclude is None
+            continue
+        for b in range(n):
+            if b in set(ids.tolist()):
+                assert ids[exclude[b]] == b  # the column removed is the point itself
+            else:
+                assert exclude[b] == -1  # nothing else is ever removed
+
+
+def test_subsampler_draws_cover_all_exemplars():
+    X = torch.arange(30, dtype=torch.float32).unsqueeze(1)
+    sampler = ExemplarSubsampler(X, 10, True)
+    generator = torch.Generator().manual_seed(0)
+    seen = torch.zeros(30)
+    for _ in range(300):
+        centres, _ = sampler(_IdentityMean(), torch.arange(3), generator)
+        seen[centres.squeeze(1).long()] += 1
+    # Uniform: each exemplar drawn with probability 1/3 per step.
+    assert seen.min() > 60 and seen.max() < 140
+
+
+def test_gaussian_prior_is_standard_normal():
+    z = np.random.default_rng(2).normal(size=(5, 3))
+    got = GaussianPrior(3).log_prob(torch.tensor(z)).numpy()
+    np.testing.assert_allclose(got, multivariate_normal(np.zeros(3)).logpdf(z), rtol=1e-10)
+
+
+def test_vamp_prior_is_mixture_of_posteriors():
+    torch.manual_seed(0)
+    encoder = MLPEncoder(6, 2, (8,))
+    pseudo = torch.rand(4, 6)
+    prior = VampPrior(pseudo)
+    z = torch.randn(3, 2)
+    means, log_vars = encoder(pseudo)
+    expected = []
+    for zb in z.numpy():
+        comps = [
+            multivariate_normal(m, np.diag(np.exp(v))).logpdf(zb)
+            for m, v in zip(means.detach().numpy(), log_vars.detach().numpy(), strict=True)
+        ]
+        expected.append(logsumexp(comps) - math.log(4))
+    np.testing.assert_allclose(prior.log_prob(z, encoder).detach().numpy(), expected, rtol=1e-4)
+
+
+def test_discretized_logistic_sums_to_one_over_256_levels():
+    likelihood = DiscretizedLogisticLikelihood(1)
+    with torch.no_grad():
+        likelihood.log_scale.fill_(-3.0)
+    levels = torch.arange(256, dtype=torch.float32).unsqueeze(1) / 255
+    for loc in (-0.2, 0.0, 0.37, 1.0, 1.3):
+        log_p = likelihood.log_prob(levels, torch.full((256, 1), loc))
+        assert torch.exp(log_p.double()).sum().item() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_gaussian_likelihood_matches_scipy():
+    likelihood = GaussianLikelihood(3)
+    with torch.no_grad():
+        likelihood.log_scale.copy_(torch.tensor([0.0, -1.0, 0.5]))
+    x, loc = torch.randn(4, 3), torch.randn(4, 3)
+    cov = np.diag(np.exp(2 * np.array([0.0, -1.0, 0.5])))
+    expected = [multivariate_normal(m, cov).logpdf(v) for v, m in zip(x.numpy(), loc.numpy(), strict=True)]
+    np.testing.assert_allclose(likelihood.log_prob(x, loc).detach().numpy(), expected, rtol=1e-5)
