@@ -23,12 +23,16 @@ print(f"logistic regression on latents: test accuracy {pipe.score(X_test, y_test
 vae = pipe[0]
 rng = np.random.default_rng(0)
 X_test_binary = (rng.random(X_test.shape) < X_test).astype(float)
-print(f"test log-likelihood (IWAE, {vae.n_importance_samples} samples): "
-      f"{vae.score(X_test_binary):.2f} nats per image")
+print(
+    f"test log-likelihood (IWAE, {vae.n_importance_samples} samples): "
+    f"{vae.score(X_test_binary):.2f} nats per image"
+)
 print(f"learned prior kernel width sigma_ = {vae.sigma_:.3f}")
 
 # Generate around the first test image, as in the paper's Figure 3.
 X_new, source = vae.sample_from_exemplars(X_test[:1], n_samples=5, random_state=0, return_mean=True)
 for image in X_new:
-    print("\n".join("".join(" .:-=+*#%@"[int(v * 9.99)] for v in row) for row in image.reshape(8, 8)))
+    print(
+        "\n".join("".join(" .:-=+*#%@"[int(v * 9.99)] for v in row) for row in image.reshape(8, 8))
+    )
     print()

@@ -45,14 +45,16 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         the paper trains MNIST (bernoulli likelihood only). ``"auto"`` means
         ``"dynamic"`` for the bernoulli likelihood and ``None`` otherwise. Exemplars are
         always encoded as given.
-    hidden_layer_sizes : tuple of int, default=(300, 300)
+    hidden_layer_sizes : int or tuple of int, default=(300, 300)
         Widths of the gated hidden layers of the encoder and of the decoder.
     sigma : "learn" or float, default="learn"
         Standard deviation of each exemplar's Gaussian in the prior. ``"learn"`` trains
         one shared scalar, as in the paper; a positive float holds it fixed.
     M : float in (0, 1] or int, default=0.5
         Exemplars in the prior of each training step: a fraction of the N training
-        exemplars or a count below N. With leave-one-out, ``1.0`` means ``N - 1``.
+        exemplars or a count below N. With leave-one-out each input sees ``M``
+        exemplars drawn from the other ``N - 1`` (eq. 11), and ``1.0`` means all of
+        them (eq. 10).
     leave_one_out : bool, default=True
         Leave each input's own exemplar out of its prior during training (eq. 10).
     n_pseudo_inputs : int, default=500
@@ -135,7 +137,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "prior": [StrOptions({"exemplar", "vamp", "gaussian"})],
         "likelihood": [StrOptions({"bernoulli", "gaussian", "logistic"})],
         "binarize": [StrOptions({"auto", "dynamic"}), None],
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "sigma": [StrOptions({"learn"}), Interval(Real, 0, None, closed="neither")],
         "M": [
             Interval(RealNotInt, 0, 1, closed="right"),
@@ -263,11 +265,15 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             X_val = X_all[val_rows]
             if binarize == "dynamic":
                 X_val = torch.bernoulli(X_val, generator=generator)
+            # Fixed draws, one per row: epochs are compared on the same noise, and the
+            # rows' Monte Carlo errors average out in the mean.
+            val_noise = torch.randn(
+                len(X_val), 1, self.n_components, generator=generator, device=self.device_
+            )
 
             def validate():
                 centres = self._exemplar_means(X_train)
-                noise = torch.randn(1, self.n_components, generator=generator, device=X_val.device)
-                return float(iwae(self.model_, X_val, noise, centres).mean())
+                return float(iwae(self.model_, X_val, val_noise, centres).mean())
 
         history = train(
             self.model_,
@@ -398,8 +404,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Z = check_array(Z, dtype=np.float32, input_name="Z")
         if Z.shape[1] != self.n_components:
             raise ValueError(
-                f"Z has {Z.shape[1]} columns, but ExemplarVAE has n_components="
-                f"{self.n_components}."
+                f"Z has {Z.shape[1]} columns, but ExemplarVAE has n_components={self.n_components}."
             )
         with torch.no_grad():
             X = self._decode_mean(self._to_tensor(Z))
@@ -413,6 +418,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         normal draws serve every row, so a row's score does not depend on the rows
         scored with it. The estimate is a stochastic lower bound that tightens as
         ``n_importance_samples`` grows.
+
+        With the bernoulli likelihood the score is a log-probability only for binary
+        inputs; for grey values in (0, 1) it is a cross-entropy. Binarize held-out
+        data (once, with a fixed seed) before comparing likelihoods.
 
         Parameters
         ----------
@@ -654,4 +663,3 @@ def _torch_generator(rng, device):
 def _output_dtype(X):
     """float32 in, float32 out; everything else comes back as float64."""
     return np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
-

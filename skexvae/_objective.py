@@ -21,18 +21,22 @@ def reparameterize(mean, log_var, generator):
 
 
 class ExemplarSubsampler:
-    """Chooses the exemplar-prior centres of one training step.
+    """Chooses the exemplar-prior centres of one training step (eq. 10-12).
 
-    Draws ``M`` exemplars without replacement (eq. 11), encodes them with the current
-    encoder, with gradient (the prior shares the posterior's mean network), and, with
-    leave-one-out (eq. 10), tells the prior which column is each input's own exemplar.
+    Each input must be explained by ``M`` exemplars drawn uniformly without
+    replacement from the *other* ``N - 1`` (eq. 11). One shared draw serves the whole
+    batch: ``M + 1`` exemplars are drawn and encoded, with gradient (the prior shares
+    the posterior's mean network), and each input drops one of them, its own exemplar
+    if it was drawn, else the last drawn, which is itself a uniformly random member.
+    Either way the ``M`` that remain are a uniform M-subset of the others. Without
+    leave-one-out, ``M`` exemplars are drawn from all ``N`` and nothing is dropped.
 
     Parameters
     ----------
     X : Tensor of shape (N, n_features)
         The training exemplars; ``batch_index`` in :meth:`__call__` indexes its rows.
     M : int
-        Subset size, ``1 <= M <= N``.
+        Subset size: ``1 <= M <= N - 1`` with leave-one-out, ``M <= N`` without.
     leave_one_out : bool
     """
 
@@ -43,14 +47,15 @@ class ExemplarSubsampler:
 
     def __call__(self, encoder, batch_index, generator):
         n = len(self.X)
-        subset = torch.randperm(n, generator=generator, device=self.X.device)[: self.M]
+        n_drawn = self.M + 1 if self.leave_one_out else self.M
+        subset = torch.randperm(n, generator=generator, device=self.X.device)[:n_drawn]
         centres = encoder.mean(self.X[subset])
         if not self.leave_one_out:
             return centres, None
-        # Column of each exemplar in this step's subset, -1 if it was not drawn: the
-        # LOO mask then costs O(batch) instead of comparing batch x M indices.
-        column = torch.full((n,), -1, dtype=torch.long, device=self.X.device)
-        column[subset] = torch.arange(self.M, device=self.X.device)
+        # Column of each exemplar in this draw, or the spare last column for those not
+        # drawn: O(batch) work instead of comparing batch x M indices.
+        column = torch.full((n,), self.M, dtype=torch.long, device=self.X.device)
+        column[subset] = torch.arange(n_drawn, device=self.X.device)
         return centres, column[batch_index]
 
 
@@ -76,8 +81,7 @@ def encode_means(encoder, X):
 
 
 def _log_prior_chunked(model, z, centres):
-    n_centres = 1 if centres is None else len(centres)
-    rows = max(1, ELEMENT_BUDGET // n_centres)
+    rows = max(1, ELEMENT_BUDGET // model.prior_elements_per_row(centres))
     return torch.cat([model.log_prior(chunk, centres) for chunk in z.split(rows)])
 
 
@@ -88,9 +92,10 @@ def log_importance_weights(model, X, noise, centres=None):
     Parameters
     ----------
     X : Tensor of shape (n, n_features)
-    noise : Tensor of shape (S, n_components)
-        Standard normal draws, shared by all rows of ``X``: each row's estimate is then
-        independent of which other rows are scored with it.
+    noise : Tensor of shape (S, n_components) or (n, S, n_components)
+        Standard normal draws. Shared by all rows (2-D), each row's estimate is
+        independent of which other rows are scored with it; per row (3-D), the
+        errors of different rows average out in a mean over rows.
     centres : Tensor of shape (N, n_components), optional
         Exemplar means, for the exemplar prior.
 
@@ -98,13 +103,16 @@ def log_importance_weights(model, X, noise, centres=None):
     -------
     Tensor of shape (n, S)
     """
-    n_samples = len(noise)
-    points_per_chunk = max(1, ELEMENT_BUDGET // (n_samples * (X.shape[1] + noise.shape[1])))
+    n_samples, n_components = noise.shape[-2:]
+    points_per_chunk = max(1, ELEMENT_BUDGET // (n_samples * (X.shape[1] + n_components)))
     chunks = []
-    for x in X.split(points_per_chunk):
+    for start in range(0, len(X), points_per_chunk):
+        x = X[start : start + points_per_chunk]
+        eps = noise if noise.dim() == 2 else noise[start : start + len(x)]
         mean, log_var = model.encoder(x)
-        z = mean.unsqueeze(1) + torch.exp(0.5 * log_var).unsqueeze(1) * noise
-        z = z.reshape(-1, noise.shape[1])
+        z = (mean.unsqueeze(1) + torch.exp(0.5 * log_var).unsqueeze(1) * eps).reshape(
+            -1, n_components
+        )
         x_rep = x.repeat_interleave(n_samples, dim=0)
         mean_rep = mean.repeat_interleave(n_samples, dim=0)
         log_var_rep = log_var.repeat_interleave(n_samples, dim=0)
@@ -117,4 +125,4 @@ def log_importance_weights(model, X, noise, centres=None):
 def iwae(model, X, noise, centres=None):
     """IWAE estimate of ``log p(x)`` per row (Burda et al. 2015); S = 1 gives the ELBO."""
     log_w = log_importance_weights(model, X, noise, centres)
-    return torch.logsumexp(log_w, dim=1) - math.log(len(noise))
+    return torch.logsumexp(log_w, dim=1) - math.log(log_w.shape[1])

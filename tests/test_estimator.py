@@ -71,6 +71,12 @@ def test_M_resolution(small_digits, M, leave_one_out, expected):
     assert vae.M_ == expected
 
 
+def test_smallest_subset_with_leave_one_out_trains(small_digits):
+    X, _ = small_digits
+    vae = ExemplarVAE(**FAST, M=1, random_state=0).fit(X)
+    assert vae.M_ == 1 and np.isfinite(vae.loss_curve_).all()
+
+
 def test_early_stopping_records_validation_and_keeps_all_exemplars(small_digits):
     X, _ = small_digits
     vae = ExemplarVAE(
@@ -111,11 +117,18 @@ def test_sample_from_exemplars_stays_near_its_source(digits):
     X, _ = digits
     # Enough steps (small batches, larger steps) for the latents to carry the digit.
     vae = ExemplarVAE(
-        n_components=8, hidden_layer_sizes=(64,), max_iter=20, batch_size=20,
-        learning_rate_init=3e-3, kl_warmup=5, random_state=0,
+        n_components=8,
+        hidden_layer_sizes=(64,),
+        max_iter=20,
+        batch_size=20,
+        learning_rate_init=3e-3,
+        kl_warmup=5,
+        random_state=0,
     ).fit(X[:600])
     references = X[600:605]
-    X_new, source = vae.sample_from_exemplars(references, n_samples=4, random_state=0, return_mean=True)
+    X_new, source = vae.sample_from_exemplars(
+        references, n_samples=4, random_state=0, return_mean=True
+    )
     assert X_new.shape == (20, X.shape[1])
     np.testing.assert_array_equal(source, np.repeat(np.arange(5), 4))
     # Each generation is closer to its own reference than to the other references.
@@ -161,18 +174,25 @@ def test_pipeline_and_grid_search_over_sigma_and_M(small_digits):
     X, y = small_digits
     params = {**FAST, "max_iter": 2}
     search = GridSearchCV(
-        ExemplarVAE(**params, random_state=0), {"sigma": ["learn", 0.5], "M": [0.2, 50]}, cv=2, n_jobs=2
+        ExemplarVAE(**params, random_state=0),
+        {"sigma": ["learn", 0.5], "M": [0.2, 50]},
+        cv=2,
+        n_jobs=2,
     ).fit(X)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     assert search.best_params_["sigma"] in ("learn", 0.5)
-    pipe = Pipeline([("vae", ExemplarVAE(**params, random_state=0)), ("knn", KNeighborsClassifier())])
+    pipe = Pipeline(
+        [("vae", ExemplarVAE(**params, random_state=0)), ("knn", KNeighborsClassifier())]
+    )
     assert 0.0 <= pipe.fit(X, y).score(X, y) <= 1.0
 
 
 @pytest.mark.parametrize(
     ("likelihood", "X", "y_ok"),
-    [("gaussian", np.random.default_rng(0).normal(size=(60, 5)) * 10, True),
-     ("logistic", np.random.default_rng(0).integers(0, 256, size=(60, 5)) / 255, True)],
+    [
+        ("gaussian", np.random.default_rng(0).normal(size=(60, 5)) * 10, True),
+        ("logistic", np.random.default_rng(0).integers(0, 256, size=(60, 5)) / 255, True),
+    ],
 )
 def test_other_likelihoods_fit_and_score(likelihood, X, y_ok):
     vae = ExemplarVAE(**FAST, likelihood=likelihood, random_state=0).fit(X)
@@ -248,7 +268,12 @@ def test_rejects_unknown_options(small_digits, param, value):
 
 def test_rejects_inconsistent_options(small_digits):
     X = small_digits[0]
-    bad_fit(X, "binarize='dynamic' needs likelihood='bernoulli'", likelihood="gaussian", binarize="dynamic")
+    bad_fit(
+        X,
+        "binarize='dynamic' needs likelihood='bernoulli'",
+        likelihood="gaussian",
+        binarize="dynamic",
+    )
     bad_fit(X, "not a torch device", device="gpu0")
     bad_fit(X, "hidden_layer_sizes", hidden_layer_sizes=(10, 0))
     bad_fit(X[:1], "1 sample")

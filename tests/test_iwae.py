@@ -17,8 +17,13 @@ def binary_digits(digits):
 def test_iwae_is_above_elbo_and_grows_with_samples(binary_digits, prior):
     X_train, X_test = binary_digits[:500], binary_digits[1500:1600]
     vae = ExemplarVAE(
-        n_components=8, hidden_layer_sizes=(64,), prior=prior, n_pseudo_inputs=20,
-        max_iter=10, batch_size=50, random_state=0,
+        n_components=8,
+        hidden_layer_sizes=(64,),
+        prior=prior,
+        n_pseudo_inputs=20,
+        max_iter=10,
+        batch_size=50,
+        random_state=0,
     ).fit(X_train)
     means = []
     for n_samples in (1, 10, 100, 1000):
@@ -33,8 +38,13 @@ def test_score_samples_matches_numerical_integration_in_1d(binary_digits):
     """With a 1-D latent, log p(x) = log int p(x|z) p(z) dz is a quadrature."""
     X_train = binary_digits[:400]
     vae = ExemplarVAE(
-        n_components=1, hidden_layer_sizes=(64,), max_iter=15, batch_size=20,
-        learning_rate_init=2e-3, n_importance_samples=20000, random_state=0,
+        n_components=1,
+        hidden_layer_sizes=(64,),
+        max_iter=15,
+        batch_size=20,
+        learning_rate_init=2e-3,
+        n_importance_samples=20000,
+        random_state=0,
     ).fit(X_train)
     X_test = binary_digits[1500:1510]
     centres = vae.transform(vae.exemplars_).astype(np.float64)[:, 0]
@@ -43,7 +53,8 @@ def test_score_samples_matches_numerical_integration_in_1d(binary_digits):
     dz = grid[1] - grid[0]
     log_prior = (
         logsumexp(-((grid[:, None] - centres[None]) ** 2) / (2 * sigma**2), axis=1)
-        - np.log(np.sqrt(2 * np.pi) * sigma) - np.log(len(centres))
+        - np.log(np.sqrt(2 * np.pi) * sigma)
+        - np.log(len(centres))
     )
     assert np.exp(logsumexp(log_prior) + np.log(dz)) == pytest.approx(1.0, abs=1e-6)
     probs = np.clip(vae.inverse_transform(grid[:, None]).astype(np.float64), 1e-12, 1 - 1e-7)

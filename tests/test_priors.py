@@ -29,7 +29,8 @@ def parzen_log_density(z, centres, sigma, exclude=None):
         sq = ((zb - centres[keep]) ** 2).sum(1)
         d = z.shape[1]
         out.append(
-            logsumexp(-sq / (2 * sigma**2)) - d * math.log(math.sqrt(2 * math.pi) * sigma)
+            logsumexp(-sq / (2 * sigma**2))
+            - d * math.log(math.sqrt(2 * math.pi) * sigma)
             - math.log(keep.sum())
         )
     return np.array(out)
@@ -41,8 +42,12 @@ def test_exemplar_prior_matches_brute_force_parzen(sigma):
     z = rng.normal(size=(7, 5)) * 2 + 3
     centres = rng.normal(size=(50, 5)) * 2 + 3
     prior = ExemplarPrior(5, sigma=sigma)
-    got = prior.log_prob(torch.tensor(z, dtype=torch.float32), torch.tensor(centres, dtype=torch.float32))
-    np.testing.assert_allclose(got.numpy(), parzen_log_density(z, centres, sigma), rtol=1e-5, atol=1e-4)
+    got = prior.log_prob(
+        torch.tensor(z, dtype=torch.float32), torch.tensor(centres, dtype=torch.float32)
+    )
+    np.testing.assert_allclose(
+        got.numpy(), parzen_log_density(z, centres, sigma), rtol=1e-5, atol=1e-4
+    )
 
 
 def test_exemplar_prior_leave_one_out_matches_brute_force():
@@ -58,7 +63,9 @@ def test_exemplar_prior_leave_one_out_matches_brute_force():
     )
     np.testing.assert_allclose(got.numpy(), parzen_log_density(z, centres, 0.5, exclude), rtol=1e-5)
     # Leaving out the nearest centre must lower the density a lot for these near-copies.
-    full = prior.log_prob(torch.tensor(z, dtype=torch.float32), torch.tensor(centres, dtype=torch.float32))
+    full = prior.log_prob(
+        torch.tensor(z, dtype=torch.float32), torch.tensor(centres, dtype=torch.float32)
+    )
     assert got[0] < full[0] - 5 and got[2] < full[2] - 5
     assert got[1] == pytest.approx(full[1].item())
 
@@ -84,28 +91,34 @@ def test_subsampler_size_and_leave_one_out_mask(leave_one_out):
     batch = torch.arange(n)
     for _ in range(20):
         centres, exclude = sampler(_IdentityMean(), batch, generator)
-        ids = centres.squeeze(1).long()
-        assert len(ids) == m and len(set(ids.tolist())) == m  # M distinct exemplars
+        ids = centres.squeeze(1).long().tolist()
+        assert len(set(ids)) == len(ids)  # drawn without replacement
         if not leave_one_out:
-            assert exclude is None
+            assert len(ids) == m and exclude is None
             continue
+        assert len(ids) == m + 1
         for b in range(n):
-            if b in set(ids.tolist()):
-                assert ids[exclude[b]] == b  # the column removed is the point itself
-            else:
-                assert exclude[b] == -1  # nothing else is ever removed
+            kept = [e for col, e in enumerate(ids) if col != exclude[b]]
+            assert len(kept) == m and b not in kept  # exactly M others, never itself
+            if b in ids:
+                assert ids[exclude[b]] == b
 
 
-def test_subsampler_draws_cover_all_exemplars():
-    X = torch.arange(30, dtype=torch.float32).unsqueeze(1)
-    sampler = ExemplarSubsampler(X, 10, True)
+def test_subsampler_gives_each_row_a_uniform_subset_of_the_others():
+    n, m, draws = 12, 4, 3000
+    X = torch.arange(n, dtype=torch.float32).unsqueeze(1)
+    sampler = ExemplarSubsampler(X, m, True)
     generator = torch.Generator().manual_seed(0)
-    seen = torch.zeros(30)
-    for _ in range(300):
-        centres, _ = sampler(_IdentityMean(), torch.arange(3), generator)
-        seen[centres.squeeze(1).long()] += 1
-    # Uniform: each exemplar drawn with probability 1/3 per step.
-    assert seen.min() > 60 and seen.max() < 140
+    counts = torch.zeros(n)
+    for _ in range(draws):
+        centres, exclude = sampler(_IdentityMean(), torch.tensor([0]), generator)
+        keep = torch.ones(m + 1, dtype=torch.bool)
+        keep[exclude[0]] = False
+        counts[centres.squeeze(1).long()[keep]] += 1
+    assert counts[0] == 0
+    # Eq. 11: every other exemplar is in row 0's subset with probability M / (N - 1).
+    expected = draws * m / (n - 1)
+    assert (counts[1:] - expected).abs().max() < 4 * (expected * (1 - m / (n - 1))) ** 0.5
 
 
 def test_gaussian_prior_is_standard_normal():
@@ -118,7 +131,7 @@ def test_vamp_prior_is_mixture_of_posteriors():
     torch.manual_seed(0)
     encoder = MLPEncoder(6, 2, (8,))
     pseudo = torch.rand(4, 6)
-    prior = VampPrior(pseudo)
+    prior = VampPrior(pseudo, 2)
     z = torch.randn(3, 2)
     means, log_vars = encoder(pseudo)
     expected = []
@@ -147,5 +160,7 @@ def test_gaussian_likelihood_matches_scipy():
         likelihood.log_scale.copy_(torch.tensor([0.0, -1.0, 0.5]))
     x, loc = torch.randn(4, 3), torch.randn(4, 3)
     cov = np.diag(np.exp(2 * np.array([0.0, -1.0, 0.5])))
-    expected = [multivariate_normal(m, cov).logpdf(v) for v, m in zip(x.numpy(), loc.numpy(), strict=True)]
+    expected = [
+        multivariate_normal(m, cov).logpdf(v) for v, m in zip(x.numpy(), loc.numpy(), strict=True)
+    ]
     np.testing.assert_allclose(likelihood.log_prob(x, loc).detach().numpy(), expected, rtol=1e-5)

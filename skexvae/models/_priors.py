@@ -28,6 +28,10 @@ class GaussianPrior(nn.Module):
         super().__init__()
         self.n_components = n_components
 
+    @property
+    def elements_per_row(self):
+        return self.n_components
+
     def log_prob(self, z, encoder=None):
         return -0.5 * (z**2 + _LOG_2PI).sum(-1)
 
@@ -43,9 +47,15 @@ class VampPrior(nn.Module):
     points, which keeps them on the data's scale whatever the likelihood.
     """
 
-    def __init__(self, pseudo_inputs):
+    def __init__(self, pseudo_inputs, n_components):
         super().__init__()
         self.pseudo_inputs = nn.Parameter(pseudo_inputs.clone())
+        self.n_components = n_components
+
+    @property
+    def elements_per_row(self):
+        # log_prob broadcasts (rows, K, n_components) differences.
+        return len(self.pseudo_inputs) * self.n_components
 
     def log_prob(self, z, encoder):
         means, log_vars = encoder(self.pseudo_inputs)
@@ -113,7 +123,9 @@ class ExemplarPrior(nn.Module):
         n_kept = torch.full((len(z),), float(len(centres)), device=z.device)
         if exclude is not None:
             rows = torch.nonzero(exclude >= 0).squeeze(1)
-            log_kernel = log_kernel.index_put((rows, exclude[rows]), log_kernel.new_tensor(-math.inf))
+            log_kernel = log_kernel.index_put(
+                (rows, exclude[rows]), log_kernel.new_tensor(-math.inf)
+            )
             n_kept[rows] -= 1.0
         log_norm = 0.5 * self.n_components * (_LOG_2PI + self.log_var)
         row_term = 0.5 * inv_var * (z_c**2).sum(1)

@@ -41,6 +41,12 @@ class VAE(nn.Module):
             return self.prior.log_prob(z, centres, exclude)
         return self.prior.log_prob(z, self.encoder)
 
+    def prior_elements_per_row(self, centres=None):
+        """Size of the intermediate that ``log_prior`` builds per row, for chunking."""
+        if self.uses_exemplars:
+            return len(centres)
+        return self.prior.elements_per_row
+
     def log_weights(self, x, z, mean, log_var, log_prior):
         """``log p(x|z) + log p(z) - log q(z|x)`` per row, and its two parts.
 
@@ -69,7 +75,7 @@ def build_vae(spec, pseudo_inputs=None):
     elif spec["prior"] == "vamp":
         if pseudo_inputs is None:
             pseudo_inputs = torch.zeros(spec["n_pseudo_inputs"], n_features)
-        prior = VampPrior(pseudo_inputs)
+        prior = VampPrior(pseudo_inputs, n_components)
     else:
         prior = GaussianPrior(n_components)
     return VAE(encoder, decoder, likelihood, prior)

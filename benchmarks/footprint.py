@@ -1,0 +1,77 @@
+"""Footprint of an ExemplarVAE fitted on real MNIST: epoch time, peak memory, pickle size.
+
+    python benchmarks/footprint.py --data-home ../shared/data/mnist
+
+Writes ``benchmarks/results/footprint.json`` and ``footprint.md``. Skips with a message
+(exit 0) when the MNIST files are absent.
+"""
+
+import argparse
+import json
+import pickle
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from skexvae import ExemplarVAE
+from skexvae.datasets import load_mnist
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def peak_rss_mib():
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-home", default="../shared/data/mnist")
+    parser.add_argument("--max-iter", type=int, default=1)
+    parser.add_argument("--M", type=int, default=100, help="exemplars per step")
+    args = parser.parse_args(argv)
+    try:
+        X, _ = load_mnist(args.data_home, split="train", return_X_y=True)
+    except FileNotFoundError as exc:
+        print(f"skipped: MNIST not found ({exc})")
+        return 0
+    rss_data = peak_rss_mib()
+    vae = ExemplarVAE(M=args.M, max_iter=args.max_iter, random_state=0, verbose=1)
+    start = time.perf_counter()
+    vae.fit(X)
+    seconds = time.perf_counter() - start
+    blob = pickle.dumps(vae)
+    result = {
+        "n_samples": len(X),
+        "M": vae.M_,
+        "max_iter": args.max_iter,
+        "seconds_per_epoch": seconds / args.max_iter,
+        "peak_rss_mib_after_loading_data": rss_data,
+        "peak_rss_mib_after_fit": peak_rss_mib(),
+        "pickle_mib": len(blob) / 2**20,
+        "exemplars_mib": vae.exemplars_.nbytes / 2**20,
+        "exemplars_dtype": str(vae.exemplars_.dtype),
+        "weights_mib": sum(p.numel() * p.element_size() for p in vae.model_.state_dict().values())
+        / 2**20,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "command": "python benchmarks/footprint.py " + " ".join(argv or sys.argv[1:]),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "footprint.json").write_text(json.dumps(result, indent=2) + "\n")
+    rows = "\n".join(
+        f"| {k} | {v:.1f} |" if isinstance(v, float) else f"| {k} | {v} |"
+        for k, v in result.items()
+    )
+    (RESULTS / "footprint.md").write_text("| quantity | value |\n|---|---|\n" + rows + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
