@@ -242,19 +242,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             "n_pseudo_inputs": self.n_pseudo_inputs,
         }
         self.model_ = self._initial_model(X_train, generator, rng)
-        optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.learning_rate_init)
-
         subsampler = None
         if self.prior == "exemplar":
             subsampler = ExemplarSubsampler(X_train, self.M_, self.leave_one_out)
-
-        def epoch_batches(epoch):
-            order = torch.randperm(len(X_train), generator=generator, device=self.device_)
-            for index in order.split(self.batch_size):
-                x = X_train[index]
-                if binarize == "dynamic":
-                    x = torch.bernoulli(x, generator=generator)
-                yield x, index
 
         def step_loss(batch, beta):
             x, index = batch
@@ -262,23 +252,11 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
         validate = None
         if self.early_stopping:
-            X_val = X_all[val_rows]
-            if binarize == "dynamic":
-                X_val = torch.bernoulli(X_val, generator=generator)
-            # Fixed draws, one per row: epochs are compared on the same noise, and the
-            # rows' Monte Carlo errors average out in the mean.
-            val_noise = torch.randn(
-                len(X_val), 1, self.n_components, generator=generator, device=self.device_
-            )
-
-            def validate():
-                centres = self._exemplar_means(X_train)
-                return float(iwae(self.model_, X_val, val_noise, centres).mean())
-
+            validate = self._validation_score(X_all[val_rows], X_train, binarize, generator)
         history = train(
             self.model_,
-            optimizer,
-            epoch_batches,
+            torch.optim.Adam(self.model_.parameters(), lr=self.learning_rate_init),
+            _minibatches(X_train, self.batch_size, binarize, generator),
             step_loss,
             max_iter=self.max_iter,
             kl_warmup=self.kl_warmup,
@@ -287,16 +265,34 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             report=self._print_progress if self.verbose else None,
         )
         self.exemplars_ = X
+        self._record_history(history)
+        return self
+
+    def _validation_score(self, X_val, X_train, binarize, generator):
+        """The early-stopping score: ELBO of the held-out rows, training exemplars as prior."""
+        if binarize == "dynamic":
+            X_val = torch.bernoulli(X_val, generator=generator)
+        # Fixed draws, one per row: epochs are compared on the same noise, and the rows'
+        # Monte Carlo errors average out in the mean.
+        noise = torch.randn(
+            len(X_val), 1, self.n_components, generator=generator, device=self.device_
+        )
+
+        def score():
+            centres = self._exemplar_means(X_train)
+            return float(iwae(self.model_, X_val, noise, centres).mean())
+
+        return score
+
+    def _record_history(self, history):
         self.n_iter_ = len(history)
         self.loss_curve_ = [entry.loss for entry in history]
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
         if self.early_stopping:
             self.validation_scores_ = [entry.validation_score for entry in history]
             self.best_validation_score_ = max(self.validation_scores_)
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
         self.sigma_ = self.model_.prior.sigma if self.prior == "exemplar" else None
-        return self
 
     def _initial_model(self, X_train, generator, rng):
         pseudo_inputs = None
@@ -635,6 +631,24 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             model = build_vae(self._spec)
             model.load_state_dict(model_state)
             self.model_ = model.to(self.device_).eval()
+
+
+def _minibatches(X, batch_size, binarize, generator):
+    """``epoch -> iterator`` of shuffled ``(x, row_index)`` minibatches of ``X``.
+
+    With dynamic binarization every epoch draws fresh binary inputs from the grey
+    values (the exemplars themselves stay grey).
+    """
+
+    def epoch_batches(epoch):
+        order = torch.randperm(len(X), generator=generator, device=X.device)
+        for index in order.split(batch_size):
+            x = X[index]
+            if binarize == "dynamic":
+                x = torch.bernoulli(x, generator=generator)
+            yield x, index
+
+    return epoch_batches
 
 
 def _resolve_device(device, fallback=False):
