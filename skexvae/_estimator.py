@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._objective import ExemplarSubsampler, encode_means, iwae, training_loss
+from ._progress import ThrottledProgress
 from ._training import train
 from .models import build_vae, he_initialize
 
@@ -85,7 +86,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Seeds weight initialisation, batches, binarization, exemplar subsets and the
         Monte Carlo draws of :meth:`score_samples` and :meth:`sample`.
     verbose : int, default=0
-        Print one progress line per epoch when positive.
+        When positive, print one line per epoch during ``fit`` and, for scoring
+        that takes longer than a few seconds, progress lines from
+        :meth:`score_samples`.
 
     Attributes
     ----------
@@ -434,8 +437,11 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self.n_importance_samples, self.n_components, generator=generator, device=self.device_
         )
         centres = self._exemplar_means(self._to_tensor(self.exemplars_))
+        progress = None
+        if self.verbose:
+            progress = ThrottledProgress(f"[{type(self).__name__}] score_samples, rows")
         with torch.no_grad():
-            scores = iwae(self.model_, X, noise, centres)
+            scores = iwae(self.model_, X, noise, centres, progress)
         return scores.cpu().numpy().astype(np.float64)
 
     def score(self, X, y=None):

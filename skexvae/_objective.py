@@ -86,7 +86,7 @@ def _log_prior_chunked(model, z, centres):
 
 
 @torch.no_grad()
-def log_importance_weights(model, X, noise, centres=None):
+def log_importance_weights(model, X, noise, centres=None, progress=None):
     """``log p(x|z_s) + log p(z_s) - log q(z_s|x)`` for ``z_s = mu + sd * noise[s]``.
 
     Parameters
@@ -98,6 +98,8 @@ def log_importance_weights(model, X, noise, centres=None):
         errors of different rows average out in a mean over rows.
     centres : Tensor of shape (N, n_components), optional
         Exemplar means, for the exemplar prior.
+    progress : callable, optional
+        Called with ``(rows_done, n)`` after each chunk.
 
     Returns
     -------
@@ -119,10 +121,12 @@ def log_importance_weights(model, X, noise, centres=None):
         log_prior = _log_prior_chunked(model, z, centres)
         reconstruction, kl = model.log_weights(x_rep, z, mean_rep, log_var_rep, log_prior)
         chunks.append((reconstruction - kl).reshape(len(x), n_samples))
+        if progress is not None:
+            progress(start + len(x), len(X))
     return torch.cat(chunks)
 
 
-def iwae(model, X, noise, centres=None):
+def iwae(model, X, noise, centres=None, progress=None):
     """IWAE estimate of ``log p(x)`` per row (Burda et al. 2015); S = 1 gives the ELBO."""
-    log_w = log_importance_weights(model, X, noise, centres)
+    log_w = log_importance_weights(model, X, noise, centres, progress)
     return torch.logsumexp(log_w, dim=1) - math.log(log_w.shape[1])

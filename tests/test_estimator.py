@@ -299,3 +299,24 @@ def test_verbose_reports_each_epoch(small_digits, capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if "epoch" in line]
     assert len(lines) == FAST["max_iter"]
     assert "ELBO" in lines[0] and "sigma" in lines[0] and "loss" in lines[0]
+
+
+def test_throttled_progress_reports_long_work_only():
+    from skexvae._progress import ThrottledProgress
+
+    lines = []
+    quiet = ThrottledProgress("work", every_seconds=60, echo=lambda s, **_: lines.append(s))
+    for done in range(1, 11):
+        quiet(done, 10)
+    assert lines == []  # finished within the interval: nothing to report
+    chatty = ThrottledProgress("work", every_seconds=0, echo=lambda s, **_: lines.append(s))
+    for done in (3, 10):
+        chatty(done, 10)
+    assert lines[0].startswith("work: 3/10 (30 %)") and lines[-1].startswith("work: 10/10")
+
+
+def test_verbose_score_samples_reports_progress(fitted, small_digits, capsys, monkeypatch):
+    monkeypatch.setattr("skexvae._progress.EVERY_SECONDS", 0.0)
+    vae = pickle.loads(pickle.dumps(fitted)).set_params(verbose=1)
+    vae.score_samples(small_digits[0])
+    assert "score_samples, rows: 300/300 (100 %)" in capsys.readouterr().out
