@@ -19,6 +19,7 @@ from ._objective import ExemplarSubsampler, encode_means, iwae, training_loss
 from ._progress import ThrottledProgress
 from ._training import train
 from .models import build_vae, he_initialize
+from .retrieval import LatentCache, RetrievalSubsampler, make_index
 
 
 class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -58,6 +59,20 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         them (eq. 10).
     leave_one_out : bool, default=True
         Leave each input's own exemplar out of its prior during training (eq. 10).
+    n_neighbors : int or None, default=None
+        Retrieval-augmented training (RAT, section 3.1): each step encodes only the
+        ``n_neighbors`` exemplars of the step's M-subset nearest to each input's
+        latent sample (their union over the batch), not the whole subset. The
+        objective stays a lower bound (eq. 9). ``None`` trains with the exact prior.
+        The paper uses 10.
+    index : {"auto", "exact", "pynndescent"}, default="auto"
+        Nearest-neighbour backend of RAT: ``"exact"`` is a chunked torch top-k over
+        the latent cache, ``"pynndescent"`` an NN-descent graph (numba compiles it
+        once per process, ~25 s); ``"auto"`` takes exact up to 200 000 exemplars.
+    index_refresh : "epoch" or int, default="epoch"
+        Steps between full refreshes of the latent cache (and rebuilds of the
+        index); between refreshes the cache rows of every encoded exemplar and
+        batch point are updated as they are computed.
     n_pseudo_inputs : int, default=500
         Number of pseudo-inputs of the VampPrior.
     batch_size : int, default=100
@@ -101,6 +116,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         the other priors).
     M_ : int or None
         Exemplars per training step, as resolved from ``M``.
+    index_ : KNNIndex or None
+        The RAT index over the latent cache of the training exemplars (None without
+        RAT); it pickles, and a pynndescent graph is rebuilt on first use.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -147,6 +165,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             Interval(Integral, 1, None, closed="left"),
         ],
         "leave_one_out": ["boolean"],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
+        "index": [StrOptions({"auto", "exact", "pynndescent"})],
+        "index_refresh": [StrOptions({"epoch"}), Interval(Integral, 1, None, closed="left")],
         "n_pseudo_inputs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -172,6 +193,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         sigma="learn",
         M=0.5,
         leave_one_out=True,
+        n_neighbors=None,
+        index="auto",
+        index_refresh="epoch",
         n_pseudo_inputs=500,
         batch_size=100,
         learning_rate_init=5e-4,
@@ -193,6 +217,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.sigma = sigma
         self.M = M
         self.leave_one_out = leave_one_out
+        self.n_neighbors = n_neighbors
+        self.index = index
+        self.index_refresh = index_refresh
         self.n_pseudo_inputs = n_pseudo_inputs
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -245,9 +272,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             "n_pseudo_inputs": self.n_pseudo_inputs,
         }
         self.model_ = self._initial_model(X_train, generator, rng)
-        subsampler = None
-        if self.prior == "exemplar":
-            subsampler = ExemplarSubsampler(X_train, self.M_, self.leave_one_out)
+        subsampler = self._exemplar_subsampler(X_train, rng)
 
         def step_loss(batch, beta):
             x, index = batch
@@ -270,6 +295,32 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.exemplars_ = X
         self._record_history(history)
         return self
+
+    def _exemplar_subsampler(self, X_train, rng):
+        """Exact M-subsets, or RAT over a latent cache when ``n_neighbors`` is set."""
+        self.index_ = None
+        if self.prior != "exemplar":
+            return None
+        if self.n_neighbors is None:
+            return ExemplarSubsampler(X_train, self.M_, self.leave_one_out)
+        self.index_ = make_index(
+            self.index, len(X_train), random_state=rng.randint(2**31), verbose=self.verbose
+        )
+        refresh_every = (
+            math.ceil(len(X_train) / self.batch_size)
+            if self.index_refresh == "epoch"
+            else self.index_refresh
+        )
+        cache = LatentCache(len(X_train), self.n_components, self.device_)
+        return RetrievalSubsampler(
+            X_train,
+            self.M_,
+            self.leave_one_out,
+            self.n_neighbors,
+            self.index_,
+            cache,
+            refresh_every,
+        )
 
     def _validation_score(self, X_val, X_train, binarize, generator):
         """The early-stopping score: ELBO of the held-out rows, training exemplars as prior."""

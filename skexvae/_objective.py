@@ -45,30 +45,31 @@ class ExemplarSubsampler:
         self.M = M
         self.leave_one_out = leave_one_out
 
-    def __call__(self, encoder, batch_index, generator):
+    def __call__(self, encoder, batch_index, generator, z=None):
+        """``(centres, exclude, n_total)`` for the prior of this step's batch."""
         n = len(self.X)
         n_drawn = self.M + 1 if self.leave_one_out else self.M
         subset = torch.randperm(n, generator=generator, device=self.X.device)[:n_drawn]
         centres = encoder.mean(self.X[subset])
         if not self.leave_one_out:
-            return centres, None
+            return centres, None, self.M
         # Column of each exemplar in this draw, or the spare last column for those not
         # drawn: O(batch) work instead of comparing batch x M indices.
         column = torch.full((n,), self.M, dtype=torch.long, device=self.X.device)
         column[subset] = torch.arange(n_drawn, device=self.X.device)
-        return centres, column[batch_index]
+        return centres, column[batch_index], self.M
 
 
 def training_loss(model, x, batch_index, beta, generator, subsampler=None):
     """Negative beta-weighted bound of one minibatch, and its mean parts for reporting."""
     mean, log_var = model.encoder(x)
     z = reparameterize(mean, log_var, generator)
-    centres, exclude = (None, None)
-    if model.uses_exemplars:
-        centres, exclude = subsampler(model.encoder, batch_index, generator)
-    reconstruction, kl = model.log_weights(
-        x, z, mean, log_var, model.log_prior(z, centres, exclude)
+    log_prior = (
+        model.log_prior(z, *subsampler(model.encoder, batch_index, generator, z))
+        if model.uses_exemplars
+        else model.log_prior(z)
     )
+    reconstruction, kl = model.log_weights(x, z, mean, log_var, log_prior)
     loss = (beta * kl - reconstruction).mean()
     return loss, reconstruction.detach().mean(), kl.detach().mean()
 

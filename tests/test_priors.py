@@ -90,7 +90,7 @@ def test_subsampler_size_and_leave_one_out_mask(leave_one_out):
     generator = torch.Generator().manual_seed(0)
     batch = torch.arange(n)
     for _ in range(20):
-        centres, exclude = sampler(_IdentityMean(), batch, generator)
+        centres, exclude, _ = sampler(_IdentityMean(), batch, generator)
         ids = centres.squeeze(1).long().tolist()
         assert len(set(ids)) == len(ids)  # drawn without replacement
         if not leave_one_out:
@@ -111,7 +111,7 @@ def test_subsampler_gives_each_row_a_uniform_subset_of_the_others():
     generator = torch.Generator().manual_seed(0)
     counts = torch.zeros(n)
     for _ in range(draws):
-        centres, exclude = sampler(_IdentityMean(), torch.tensor([0]), generator)
+        centres, exclude, _ = sampler(_IdentityMean(), torch.tensor([0]), generator)
         keep = torch.ones(m + 1, dtype=torch.bool)
         keep[exclude[0]] = False
         counts[centres.squeeze(1).long()[keep]] += 1

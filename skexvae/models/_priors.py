@@ -95,7 +95,7 @@ class ExemplarPrior(nn.Module):
     def sigma(self):
         return float(torch.exp(0.5 * self.log_var.detach()))
 
-    def log_prob(self, z, centres, exclude=None):
+    def log_prob(self, z, centres, exclude=None, n_total=None):
         """``log p(z)`` under the mixture of ``N(centres[m], sigma^2 I)``.
 
         Parameters
@@ -104,8 +104,11 @@ class ExemplarPrior(nn.Module):
         centres : Tensor of shape (M, d)
         exclude : LongTensor of shape (B,), optional
             For row ``b``, the column of ``centres`` to leave out (leave-one-out,
-            eq. 10), or -1 for none. The uniform weight becomes ``1 / (M - 1)`` on
-            rows that lose a centre.
+            eq. 10), or -1 for none.
+        n_total : int, optional
+            Number of components the mixture averages over, when ``centres`` holds
+            only some of them (retrieved neighbours, eq. 9): the sum over the given
+            centres is then a lower bound. By default, the centres a row keeps.
 
         Returns
         -------
@@ -127,6 +130,8 @@ class ExemplarPrior(nn.Module):
                 (rows, exclude[rows]), log_kernel.new_tensor(-math.inf)
             )
             n_kept[rows] -= 1.0
+        if n_total is not None:
+            n_kept = torch.full_like(n_kept, float(n_total))
         log_norm = 0.5 * self.n_components * (_LOG_2PI + self.log_var)
         row_term = 0.5 * inv_var * (z_c**2).sum(1)
         return torch.logsumexp(log_kernel, dim=1) - row_term - log_norm - torch.log(n_kept)

@@ -35,10 +35,10 @@ class VAE(nn.Module):
     def uses_exemplars(self):
         return isinstance(self.prior, ExemplarPrior)
 
-    def log_prior(self, z, centres=None, exclude=None):
+    def log_prior(self, z, centres=None, exclude=None, n_total=None):
         """``log p(z)``; the exemplar prior needs its centres (and LOO columns)."""
         if self.uses_exemplars:
-            return self.prior.log_prob(z, centres, exclude)
+            return self.prior.log_prob(z, centres, exclude, n_total)
         return self.prior.log_prob(z, self.encoder)
 
     def prior_elements_per_row(self, centres=None):

@@ -1,0 +1,23 @@
+"""Retrieval for retrieval-augmented training (RAT, paper section 3.1).
+
+A latent cache holds the latest encoder mean of every exemplar; an index answers
+"which exemplars are near these latent codes" over that cache. Backends share one
+small interface (:class:`KNNIndex`): ``build(cache)`` and ``query(z, k, allowed)``.
+"""
+
+from ._base import AUTO_EXACT_MAX_N, KNNIndex, make_index
+from ._cache import LatentCache
+from ._exact import ExactIndex, exact_knn
+from ._nndescent import NNDescentIndex
+from ._rat import RetrievalSubsampler
+
+__all__ = [
+    "AUTO_EXACT_MAX_N",
+    "ExactIndex",
+    "KNNIndex",
+    "LatentCache",
+    "NNDescentIndex",
+    "RetrievalSubsampler",
+    "exact_knn",
+    "make_index",
+]

@@ -1,0 +1,106 @@
+"""Approximate k-nearest neighbours with pynndescent's NN-descent graph."""
+
+import contextlib
+import math
+import time
+
+import joblib
+import torch
+
+from ._base import KNNIndex
+
+# pynndescent compiles its numba kernels on the first build of each process (about
+# 25 s on 2 cores, and twice that the very first time on a machine); say so once.
+_compiled_in_this_process = False
+
+
+class NNDescentIndex(KNNIndex):
+    """NN-descent graph over a snapshot of the cache, re-ranked on the live cache.
+
+    The graph is built from the cache as it is at ``build`` time; between rebuilds
+    the cache keeps changing, so each query over-fetches candidates from the graph
+    and re-ranks them by their distance in the live cache.
+
+    Parameters
+    ----------
+    graph_degree : int, default=30
+        ``n_neighbors`` of the NN-descent graph.
+    oversample : float, default=2.0
+        Candidates fetched per neighbour wanted, before filtering and re-ranking.
+    random_state : int or None
+    verbose : int
+    """
+
+    name = "pynndescent"
+
+    def __init__(self, graph_degree=30, oversample=2.0, random_state=None, verbose=0):
+        self.graph_degree = graph_degree
+        self.oversample = oversample
+        self.random_state = random_state
+        self.verbose = verbose
+        self.cache = None
+        self._graph = None
+
+    def build(self, cache):
+        global _compiled_in_this_process
+        from pynndescent import NNDescent
+
+        self.cache = cache
+        data = cache.detach().cpu().numpy().copy()
+        n_threads = torch.get_num_threads()
+        if self.verbose and not _compiled_in_this_process:
+            print(
+                "[skexvae] building the first pynndescent index of this process: numba "
+                "compiles its kernels now (~25 s on 2 cores, once per process) ...",
+                flush=True,
+            )
+        start = time.perf_counter()
+        with _limit_joblib_threads(n_threads):
+            self._graph = NNDescent(
+                data,
+                n_neighbors=min(self.graph_degree, len(data) - 1),
+                random_state=self.random_state,
+                n_jobs=n_threads,
+            )
+            self._graph.prepare()
+        if self.verbose and not _compiled_in_this_process:
+            print(f"[skexvae] pynndescent ready in {time.perf_counter() - start:.1f} s", flush=True)
+        _compiled_in_this_process = True
+        return self
+
+    @torch.no_grad()
+    def query(self, z, k, allowed=None):
+        if self._graph is None:
+            self.build(self.cache)
+        n = len(self.cache)
+        fraction = 1.0 if allowed is None else max(float(allowed.float().mean()), 1.0 / n)
+        n_candidates = min(n, math.ceil(self.oversample * k / fraction))
+        candidates, _ = self._graph.query(z.detach().cpu().numpy(), k=n_candidates)
+        candidates = torch.from_numpy(candidates.astype("int64")).to(z.device)
+        return rerank(z, self.cache, candidates, k, allowed)
+
+    def __getstate__(self):
+        # The numba graph is rebuilt from the cache on first use after unpickling.
+        state = self.__dict__.copy()
+        state["_graph"] = None
+        return state
+
+
+@torch.no_grad()
+def rerank(z, cache, candidates, k, allowed=None):
+    """Keep the ``k`` allowed candidates nearest to each ``z`` in the live cache."""
+    valid = candidates >= 0
+    safe = candidates.clamp_min(0)
+    if allowed is not None:
+        valid &= allowed[safe]
+    d = ((z.unsqueeze(1) - cache[safe]) ** 2).sum(-1).masked_fill(~valid, float("inf"))
+    best_d, pos = d.topk(min(k, d.shape[1]), dim=1, largest=False)
+    return candidates.gather(1, pos).masked_fill(torch.isinf(best_d), -1)
+
+
+def _limit_joblib_threads(n_threads):
+    # pynndescent's tree building calls joblib with n_jobs=-1 whatever it is given;
+    # where torch runs single-threaded (e.g. in a GridSearchCV worker) run it inline.
+    if n_threads > 1:
+        return contextlib.nullcontext()
+    return joblib.parallel_config(backend="sequential")

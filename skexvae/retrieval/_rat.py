@@ -1,0 +1,71 @@
+"""The exemplars of one retrieval-augmented training step (eq. 9 and 12)."""
+
+import torch
+
+
+class RetrievalSubsampler:
+    """Chooses the exemplar-prior centres of one RAT step.
+
+    Like :class:`skexvae._objective.ExemplarSubsampler` it draws the step's subset
+    (``M + 1`` exemplars under leave-one-out, each row dropping its own or the spare,
+    so that each row's prior is a uniform M-subset of the other exemplars). Instead of
+    encoding the whole subset, it retrieves the ``n_neighbors`` cached exemplars
+    nearest to each row's latent sample *within the subset*, re-encodes their union
+    over the batch once, with gradient, and returns it as the centres. Every row
+    then sums over a part of its own M-subset, normalised by ``M``: a lower bound on
+    the subset prior (eq. 9), whatever the retrieval returns.
+
+    Parameters
+    ----------
+    X : Tensor of shape (N, n_features)
+    M : int
+    leave_one_out : bool
+    n_neighbors : int
+    index : KNNIndex
+    cache : LatentCache
+    refresh_every : int
+        Steps between full cache refreshes and index rebuilds.
+    """
+
+    def __init__(self, X, M, leave_one_out, n_neighbors, index, cache, refresh_every):
+        self.X = X
+        self.M = M
+        self.leave_one_out = leave_one_out
+        self.n_neighbors = n_neighbors
+        self.index = index
+        self.cache = cache
+        self.refresh_every = refresh_every
+        self.steps = 0
+
+    def refresh(self, encoder):
+        """Re-encode every exemplar into the cache and rebuild the index on it."""
+        self.cache.refresh(encoder, self.X)
+        self.index.build(self.cache.means)
+
+    def __call__(self, encoder, batch_index, generator, z):
+        if self.steps % self.refresh_every == 0:
+            self.refresh(encoder)
+        self.steps += 1
+        n = len(self.X)
+        n_drawn = self.M + 1 if self.leave_one_out else self.M
+        drawn = torch.randperm(n, generator=generator, device=self.X.device)[:n_drawn]
+        allowed = torch.zeros(n, dtype=torch.bool, device=self.X.device)
+        allowed[drawn] = True
+        k = self.n_neighbors + int(self.leave_one_out)
+        neighbours = self.index.query(z.detach(), k, allowed)
+        dropped = None
+        if self.leave_one_out:
+            dropped = torch.where(allowed[batch_index], batch_index, drawn[self.M])
+            neighbours = neighbours.masked_fill(neighbours == dropped.unsqueeze(1), -1)
+        ids = neighbours[neighbours >= 0].unique()
+        centres = encoder.mean(self.X[ids])
+        self.cache.update(ids, centres)
+        exclude = None if dropped is None else _columns_of(dropped, ids)
+        return centres, exclude, self.M
+
+
+def _columns_of(values, sorted_ids):
+    """Position of each value in ``sorted_ids``, or -1 where it is absent."""
+    pos = torch.searchsorted(sorted_ids, values).clamp(max=max(len(sorted_ids) - 1, 0))
+    found = sorted_ids[pos] == values if len(sorted_ids) else torch.zeros_like(values, dtype=bool)
+    return torch.where(found, pos, torch.full_like(pos, -1))

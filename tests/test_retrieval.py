@@ -1,0 +1,167 @@
+"""Retrieval-augmented training: the bound, the masks, the backends, the cache."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from conftest import FAST
+
+from skexvae import ExemplarVAE
+from skexvae._objective import ExemplarSubsampler
+from skexvae.models import ExemplarPrior, MLPEncoder
+from skexvae.retrieval import (
+    ExactIndex,
+    LatentCache,
+    NNDescentIndex,
+    RetrievalSubsampler,
+    exact_knn,
+    make_index,
+)
+
+N, D, DZ, M, K = 120, 6, 3, 40, 5
+
+
+@pytest.fixture(scope="module")
+def setting():
+    torch.manual_seed(0)
+    X = torch.rand(N, D)
+    encoder = MLPEncoder(D, DZ, (16,))
+    batch_index = torch.arange(0, N, 7)
+    z = encoder.mean(X[batch_index]).detach() + 0.3 * torch.randn(len(batch_index), DZ)
+    return X, encoder, batch_index, z
+
+
+def rat_step(setting, index, seed=0, leave_one_out=True, k=K):
+    X, encoder, batch_index, z = setting
+    cache = LatentCache(N, DZ)
+    sampler = RetrievalSubsampler(X, M, leave_one_out, k, index, cache, refresh_every=100)
+    out = sampler(encoder, batch_index, torch.Generator().manual_seed(seed), z)
+    return sampler, out
+
+
+def exact_step(setting, seed=0, leave_one_out=True):
+    X, encoder, batch_index, z = setting
+    sampler = ExemplarSubsampler(X, M, leave_one_out)
+    return sampler(encoder, batch_index, torch.Generator().manual_seed(seed), z)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rat_prior_is_a_lower_bound_of_the_subset_prior(setting, seed):
+    _, _, _, z = setting
+    prior = ExemplarPrior(DZ, sigma=0.4)
+    exact = prior.log_prob(z, *exact_step(setting, seed))
+    _, rat_out = rat_step(setting, ExactIndex(), seed)
+    rat = prior.log_prob(z, *rat_out)
+    assert torch.all(rat <= exact + 1e-5)
+    assert torch.all(rat > exact - 5)  # the near neighbours carry most of the mass
+
+
+def test_rat_with_all_neighbours_equals_the_exact_prior(setting):
+    _, _, _, z = setting
+    prior = ExemplarPrior(DZ, sigma=0.4)
+    exact = prior.log_prob(z, *exact_step(setting, 3))
+    _, rat_out = rat_step(setting, ExactIndex(), 3, k=M)
+    torch.testing.assert_close(prior.log_prob(z, *rat_out), exact, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_neighbours_stay_in_the_subset_and_never_include_self(setting, seed):
+    X, encoder, batch_index, _ = setting
+    _, (centres, exclude, n_total) = rat_step(setting, ExactIndex(), seed)
+    assert n_total == M
+    drawn = torch.randperm(N, generator=torch.Generator().manual_seed(seed))[: M + 1]
+    spare = drawn[M]
+    ids = [int(torch.nonzero((X == row).all(1))[0]) for row in _decode_rows(encoder, X, centres)]
+    assert set(ids) <= set(drawn.tolist())  # only exemplars of this step's subset
+    for b, own in enumerate(batch_index.tolist()):
+        kept = [e for col, e in enumerate(ids) if col != exclude[b]]
+        assert own not in kept  # leave-one-out
+        if own not in drawn.tolist():
+            assert int(spare) not in kept  # the spare stands in for the row's own
+
+
+def _decode_rows(encoder, X, centres):
+    """Map each centre back to the exemplar row whose mean it is."""
+    means = encoder.mean(X).detach()
+    rows = torch.cdist(centres.detach(), means).argmin(1)
+    return X[rows]
+
+
+def test_cache_holds_the_latest_means_of_retrieved_exemplars(setting):
+    X, encoder, _, _ = setting
+    sampler, (centres, _, _) = rat_step(setting, ExactIndex())
+    means = encoder.mean(X).detach()
+    touched = torch.cdist(centres.detach(), means).argmin(1)
+    torch.testing.assert_close(sampler.cache.means[touched], centres.detach())
+    with torch.no_grad():
+        encoder.mean_head.bias.add_(1.0)  # the encoder moves on ...
+    sampler.cache.update(touched, encoder.mean(X[touched]))
+    torch.testing.assert_close(sampler.cache.means[touched], encoder.mean(X[touched]).detach())
+    with torch.no_grad():
+        encoder.mean_head.bias.sub_(1.0)
+
+
+def test_exact_knn_matches_brute_force_with_a_mask():
+    g = torch.Generator().manual_seed(0)
+    points, z = torch.randn(500, 4, generator=g), torch.randn(20, 4, generator=g)
+    allowed = torch.rand(500, generator=g) < 0.3
+    got = exact_knn(z, points, 7, allowed)
+    d = torch.cdist(z, points).masked_fill(~allowed, float("inf"))
+    expected = d.topk(7, largest=False).indices
+    assert torch.equal(got.sort(1).values, expected.sort(1).values)
+    assert exact_knn(z, points, 7, torch.zeros(500, dtype=torch.bool)).eq(-1).all()
+
+
+@pytest.fixture(scope="module")
+def clustered_cache():
+    g = torch.Generator().manual_seed(1)
+    centres = torch.randn(20, 8, generator=g) * 4
+    return centres.repeat_interleave(150, 0) + torch.randn(3000, 8, generator=g)
+
+
+def test_pynndescent_agrees_with_exact(clustered_cache):
+    z = clustered_cache[::37] + 0.1
+    allowed = torch.rand(len(clustered_cache), generator=torch.Generator().manual_seed(2)) < 0.5
+    exact = ExactIndex().build(clustered_cache).query(z, 10, allowed)
+    approx = NNDescentIndex(random_state=0).build(clustered_cache).query(z, 10, allowed)
+    assert allowed[approx[approx >= 0]].all()
+    recall = np.mean(
+        [len(set(a.tolist()) & set(e.tolist())) / 10 for a, e in zip(approx, exact, strict=True)]
+    )
+    assert recall >= 0.9
+
+
+def test_index_survives_pickling(clustered_cache):
+    index = NNDescentIndex(random_state=0).build(clustered_cache)
+    z = clustered_cache[:15]
+    before = index.query(z, 5)
+    restored = pickle.loads(pickle.dumps(index))
+    assert restored._graph is None  # numba state is not pickled ...
+    after = restored.query(z, 5)  # ... and rebuilt from the cache on first use
+    assert (before == after).float().mean() > 0.9
+
+
+def test_auto_backend_choice():
+    assert isinstance(make_index("auto", 1000), ExactIndex)
+    assert isinstance(make_index("auto", 10**6), NNDescentIndex)
+    assert isinstance(make_index("pynndescent", 10), NNDescentIndex)
+
+
+def test_estimator_rat_equals_exact_training_when_k_covers_the_subset(small_digits):
+    X, _ = small_digits
+    params = {**FAST, "M": 20, "random_state": 0}
+    exact = ExemplarVAE(**params).fit(X)
+    rat = ExemplarVAE(**params, n_neighbors=20, index="exact").fit(X)
+    np.testing.assert_allclose(rat.loss_curve_, exact.loss_curve_, rtol=1e-4)
+
+
+def test_estimator_rat_trains_and_pickles(small_digits):
+    X, _ = small_digits
+    vae = ExemplarVAE(**{**FAST, "max_iter": 6}, n_neighbors=5, random_state=0, kl_warmup=0)
+    vae.fit(X)
+    assert isinstance(vae.index_, ExactIndex) and len(vae.index_.cache) == len(X)
+    assert vae.loss_curve_[-1] < vae.loss_curve_[0]
+    loaded = pickle.loads(pickle.dumps(vae))
+    np.testing.assert_array_equal(loaded.transform(X), vae.transform(X))
+    assert isinstance(loaded.index_, ExactIndex)
