@@ -15,7 +15,14 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._objective import ExemplarSubsampler, encode_means, iwae, training_loss
+from ._objective import (
+    ExemplarSubsampler,
+    encode_means,
+    full_log_prior,
+    iwae,
+    knn_log_prior,
+    training_loss,
+)
 from ._progress import ThrottledProgress
 from ._training import train
 from .models import build_vae, he_initialize
@@ -73,6 +80,11 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Steps between full refreshes of the latent cache (and rebuilds of the
         index); between refreshes the cache rows of every encoded exemplar and
         batch point are updated as they are computed.
+    score_neighbors : int or None, default=None
+        Exemplars per latent sample in the prior of :meth:`score_samples`: the
+        ``score_neighbors`` nearest, found with the ``index`` backend, a lower bound
+        of the full sum (paper section 5: "using kNN for evaluation is feasible").
+        ``None`` sums over every exemplar, as the paper's reported numbers do.
     n_pseudo_inputs : int, default=500
         Number of pseudo-inputs of the VampPrior.
     batch_size : int, default=100
@@ -167,6 +179,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "leave_one_out": ["boolean"],
         "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
         "index": [StrOptions({"auto", "exact", "pynndescent"})],
+        "score_neighbors": [Interval(Integral, 1, None, closed="left"), None],
         "index_refresh": [StrOptions({"epoch"}), Interval(Integral, 1, None, closed="left")],
         "n_pseudo_inputs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -196,6 +209,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         n_neighbors=None,
         index="auto",
         index_refresh="epoch",
+        score_neighbors=None,
         n_pseudo_inputs=500,
         batch_size=100,
         learning_rate_init=5e-4,
@@ -220,6 +234,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.n_neighbors = n_neighbors
         self.index = index
         self.index_refresh = index_refresh
+        self.score_neighbors = score_neighbors
         self.n_pseudo_inputs = n_pseudo_inputs
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -333,8 +348,8 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         )
 
         def score():
-            centres = self._exemplar_means(X_train)
-            return float(iwae(self.model_, X_val, noise, centres).mean())
+            log_prior = full_log_prior(self.model_, self._exemplar_means(X_train))
+            return float(iwae(self.model_, X_val, noise, log_prior).mean())
 
         return score
 
@@ -487,13 +502,22 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         noise = torch.randn(
             self.n_importance_samples, self.n_components, generator=generator, device=self.device_
         )
-        centres = self._exemplar_means(self._to_tensor(self.exemplars_))
         progress = None
         if self.verbose:
             progress = ThrottledProgress(f"[{type(self).__name__}] score_samples, rows")
         with torch.no_grad():
-            scores = iwae(self.model_, X, noise, centres, progress)
+            scores = iwae(self.model_, X, noise, self._scoring_log_prior(), progress)
         return scores.cpu().numpy().astype(np.float64)
+
+    def _scoring_log_prior(self):
+        """``log p(z|X)`` over all exemplars: the exact sum, or ``score_neighbors`` of them."""
+        centres = self._exemplar_means(self._to_tensor(self.exemplars_))
+        if centres is None or self.score_neighbors is None:
+            return full_log_prior(self.model_, centres)
+        index = make_index(self.index, len(centres), random_state=0, verbose=self.verbose)
+        index.build(centres)
+        k = min(self.score_neighbors, len(centres))
+        return knn_log_prior(self.model_, centres, index, k)
 
     def score(self, X, y=None):
         """Mean IWAE log-likelihood of ``X`` in nats (higher is better).

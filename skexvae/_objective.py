@@ -81,13 +81,37 @@ def encode_means(encoder, X):
     return torch.cat([encoder.mean(chunk) for chunk in X.split(rows)])
 
 
-def _log_prior_chunked(model, z, centres):
+def full_log_prior(model, centres=None):
+    """``z -> log p(z)`` with every exemplar (or the parametric prior), in row chunks."""
     rows = max(1, ELEMENT_BUDGET // model.prior_elements_per_row(centres))
-    return torch.cat([model.log_prior(chunk, centres) for chunk in z.split(rows)])
+
+    def log_prior(z):
+        return torch.cat([model.log_prior(chunk, centres) for chunk in z.split(rows)])
+
+    return log_prior
+
+
+def knn_log_prior(model, centres, index, n_neighbors):
+    """``z -> `` a lower bound of the exemplar ``log p(z)`` from ``n_neighbors`` exemplars.
+
+    Sums the kernels of the exemplars that ``index`` (built on ``centres``) returns
+    for each row, normalised by all N exemplars (eq. 9): a lower bound whatever the
+    index returns, exact when the neighbours carry all the mass.
+    """
+    rows = max(1, ELEMENT_BUDGET // (n_neighbors * centres.shape[1]))
+
+    def log_prior(z):
+        out = []
+        for chunk in z.split(rows):
+            neighbours = index.query(chunk, n_neighbors)
+            out.append(model.prior.log_prob_neighbours(chunk, centres, neighbours))
+        return torch.cat(out)
+
+    return log_prior
 
 
 @torch.no_grad()
-def log_importance_weights(model, X, noise, centres=None, progress=None):
+def log_importance_weights(model, X, noise, log_prior, progress=None):
     """``log p(x|z_s) + log p(z_s) - log q(z_s|x)`` for ``z_s = mu + sd * noise[s]``.
 
     Parameters
@@ -97,8 +121,9 @@ def log_importance_weights(model, X, noise, centres=None, progress=None):
         Standard normal draws. Shared by all rows (2-D), each row's estimate is
         independent of which other rows are scored with it; per row (3-D), the
         errors of different rows average out in a mean over rows.
-    centres : Tensor of shape (N, n_components), optional
-        Exemplar means, for the exemplar prior.
+    log_prior : callable
+        ``z -> log p(z)`` for a (rows, n_components) tensor, e.g.
+        :func:`full_log_prior` or :func:`knn_log_prior`.
     progress : callable, optional
         Called with ``(rows_done, n)`` after each chunk.
 
@@ -119,15 +144,14 @@ def log_importance_weights(model, X, noise, centres=None, progress=None):
         x_rep = x.repeat_interleave(n_samples, dim=0)
         mean_rep = mean.repeat_interleave(n_samples, dim=0)
         log_var_rep = log_var.repeat_interleave(n_samples, dim=0)
-        log_prior = _log_prior_chunked(model, z, centres)
-        reconstruction, kl = model.log_weights(x_rep, z, mean_rep, log_var_rep, log_prior)
+        reconstruction, kl = model.log_weights(x_rep, z, mean_rep, log_var_rep, log_prior(z))
         chunks.append((reconstruction - kl).reshape(len(x), n_samples))
         if progress is not None:
             progress(start + len(x), len(X))
     return torch.cat(chunks)
 
 
-def iwae(model, X, noise, centres=None, progress=None):
+def iwae(model, X, noise, log_prior, progress=None):
     """IWAE estimate of ``log p(x)`` per row (Burda et al. 2015); S = 1 gives the ELBO."""
-    log_w = log_importance_weights(model, X, noise, centres, progress)
+    log_w = log_importance_weights(model, X, noise, log_prior, progress)
     return torch.logsumexp(log_w, dim=1) - math.log(log_w.shape[1])

@@ -165,3 +165,16 @@ def test_estimator_rat_trains_and_pickles(small_digits):
     loaded = pickle.loads(pickle.dumps(vae))
     np.testing.assert_array_equal(loaded.transform(X), vae.transform(X))
     assert isinstance(loaded.index_, ExactIndex)
+
+
+@pytest.mark.parametrize("index", ["exact", "pynndescent"])
+def test_knn_scoring_is_a_lower_bound_that_tightens_with_k(small_digits, index):
+    X, _ = small_digits
+    vae = ExemplarVAE(**{**FAST, "max_iter": 8}, kl_warmup=0, random_state=0).fit(X)
+    exact = vae.score_samples(X[:40])
+    few = vae.set_params(score_neighbors=10, index=index).score_samples(X[:40])
+    many = vae.set_params(score_neighbors=100, index=index).score_samples(X[:40])
+    assert np.all(few <= many + 1e-4) and np.all(many <= exact + 1e-4)
+    assert np.mean(exact - many) < np.mean(exact - few)  # the bound tightens with k
+    everything = vae.set_params(score_neighbors=len(X), index="exact").score_samples(X[:40])
+    np.testing.assert_allclose(everything, exact, rtol=1e-5)

@@ -136,6 +136,25 @@ class ExemplarPrior(nn.Module):
         row_term = 0.5 * inv_var * (z_c**2).sum(1)
         return torch.logsumexp(log_kernel, dim=1) - row_term - log_norm - torch.log(n_kept)
 
+    def log_prob_neighbours(self, z, centres, neighbours):
+        """Lower bound of ``log p(z)`` from each row's own neighbours (eq. 9).
+
+        Parameters
+        ----------
+        z : Tensor of shape (B, d)
+        centres : Tensor of shape (N, d)
+            All centres; the mixture averages over all N.
+        neighbours : LongTensor of shape (B, k)
+            Rows of ``centres`` to sum for each ``z``; -1 entries are skipped.
+        """
+        near = centres[neighbours.clamp_min(0)]
+        sq_dist = ((z.unsqueeze(1) - near) ** 2).sum(-1)
+        log_kernel = (-0.5 * sq_dist * torch.exp(-self.log_var)).masked_fill(
+            neighbours < 0, -math.inf
+        )
+        log_norm = 0.5 * self.n_components * (_LOG_2PI + self.log_var)
+        return torch.logsumexp(log_kernel, dim=1) - log_norm - math.log(len(centres))
+
     def sample(self, centres, generator=None):
         """Draw one ``z ~ N(c, sigma^2 I)`` per row of ``centres`` (eq. 7)."""
         noise = torch.randn(centres.shape, generator=generator, device=centres.device)

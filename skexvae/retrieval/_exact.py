@@ -36,17 +36,21 @@ def exact_knn(z, points, k, allowed=None):
     """
     k = min(k, len(points))
     chunk = max(k, _ELEMENTS_PER_CHUNK // max(len(z), 1))
-    best_d = torch.full((len(z), 0), float("inf"), device=z.device)
-    best_i = torch.zeros((len(z), 0), dtype=torch.long, device=z.device)
-    z_sq = (z**2).sum(1, keepdim=True)
+    values, indices = [], []
     for start in range(0, len(points), chunk):
         block = points[start : start + chunk]
-        d = z_sq - 2.0 * z @ block.T + (block**2).sum(1)
+        # Ranking needs ||c||^2 - 2 z.c only (||z||^2 is constant per row); a point
+        # that is not allowed gets +inf in the same fused matrix product.
+        bias = (block**2).sum(1)
         if allowed is not None:
-            d = d.masked_fill(~allowed[start : start + len(block)], float("inf"))
-        idx = torch.arange(start, start + len(block), device=z.device).expand(len(z), -1)
-        merged_d = torch.cat([best_d, d], dim=1)
-        merged_i = torch.cat([best_i, idx], dim=1)
-        best_d, pos = merged_d.topk(min(k, merged_d.shape[1]), dim=1, largest=False)
-        best_i = merged_i.gather(1, pos)
+            bias = bias.masked_fill(~allowed[start : start + len(block)], float("inf"))
+        d = torch.addmm(bias, z, block.T, alpha=-2.0)
+        best_d, best_i = d.topk(min(k, len(block)), dim=1, largest=False)
+        values.append(best_d)
+        indices.append(best_i + start)
+    if len(values) > 1:
+        best_d, pos = torch.cat(values, 1).topk(k, dim=1, largest=False)
+        best_i = torch.cat(indices, 1).gather(1, pos)
+    else:
+        best_d, best_i = values[0], indices[0]
     return best_i.masked_fill(torch.isinf(best_d), -1)
