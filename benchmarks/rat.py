@@ -236,6 +236,7 @@ def main(argv=None):
     parser.add_argument("--data-home", default="../shared/data/mnist")
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the harness")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--max-index-n", type=int, default=None, help="cap section 2b's N")
     args = parser.parse_args(argv)
     try:
         X, _ = load_mnist(args.data_home, split="train", return_X_y=True)
@@ -255,6 +256,8 @@ def main(argv=None):
     else:
         X_val = X_val[:2000]
         sizes, index_sizes = [5000, 10000, 20000, 50000], [10_000, 100_000, 1_000_000]
+        if args.max_index_n:
+            index_sizes = [n for n in index_sizes if n <= args.max_index_n]
         quality_epochs, small, small_epochs = 5, 5000, 10
     print("[rat] warming up pynndescent (numba compiles once per process) ...", flush=True)
     NNDescentIndex(random_state=0).build(clustered_points(2000))

@@ -102,6 +102,30 @@ def test_cache_holds_the_latest_means_of_retrieved_exemplars(setting):
         encoder.mean_head.bias.sub_(1.0)
 
 
+def test_a_step_writes_its_batch_and_neighbours_into_the_cache(setting):
+    X, encoder, batch_index, z = setting
+    cache = LatentCache(N, DZ)
+    sampler = RetrievalSubsampler(X, M, True, K, ExactIndex(), cache, refresh_every=100)
+    generator = torch.Generator().manual_seed(0)
+    sampler(encoder, batch_index, generator, z)  # first step: full refresh
+    stale = cache.means.clone()
+    with torch.no_grad():
+        encoder.mean_head.bias.add_(1.0)  # the encoder moves on between steps
+    try:
+        centres, _, _ = sampler(encoder, batch_index, generator, z)
+        fresh = encoder.mean(X).detach()
+    finally:
+        with torch.no_grad():
+            encoder.mean_head.bias.sub_(1.0)
+    touched = torch.cdist(centres.detach(), fresh).argmin(1)
+    torch.testing.assert_close(cache.means[batch_index], fresh[batch_index])
+    torch.testing.assert_close(cache.means[touched], fresh[touched])
+    untouched = torch.ones(N, dtype=torch.bool)
+    untouched[batch_index] = False
+    untouched[touched] = False
+    torch.testing.assert_close(cache.means[untouched], stale[untouched])  # no refresh yet
+
+
 def test_exact_knn_matches_brute_force_with_a_mask():
     g = torch.Generator().manual_seed(0)
     points, z = torch.randn(500, 4, generator=g), torch.randn(20, 4, generator=g)

@@ -27,15 +27,21 @@ class NNDescentIndex(KNNIndex):
         ``n_neighbors`` of the NN-descent graph.
     oversample : float, default=2.0
         Candidates fetched per neighbour wanted, before filtering and re-ranking.
+    epsilon : float, default=0.05
+        Search slack of ``NNDescent.query``. Measured on a 20k MNIST latent cache
+        (44 candidates, 100 queries): 0.0 gives recall@10 0.07 in 0.7 ms, 0.05 gives
+        0.96 in 4.9 ms, 0.1 gives 0.99 in 8 ms. Queries far from the cache (latent
+        samples early in training) cost much more with a larger slack (72 ms at 0.1).
     random_state : int or None
     verbose : int
     """
 
     name = "pynndescent"
 
-    def __init__(self, graph_degree=30, oversample=2.0, random_state=None, verbose=0):
+    def __init__(self, graph_degree=30, oversample=2.0, epsilon=0.05, random_state=None, verbose=0):
         self.graph_degree = graph_degree
         self.oversample = oversample
+        self.epsilon = epsilon
         self.random_state = random_state
         self.verbose = verbose
         self.cache = None
@@ -75,7 +81,9 @@ class NNDescentIndex(KNNIndex):
         n = len(self.cache)
         fraction = 1.0 if allowed is None else max(float(allowed.float().mean()), 1.0 / n)
         n_candidates = min(n, math.ceil(self.oversample * k / fraction))
-        candidates, _ = self._graph.query(z.detach().cpu().numpy(), k=n_candidates)
+        candidates, _ = self._graph.query(
+            z.detach().cpu().numpy(), k=n_candidates, epsilon=self.epsilon
+        )
         candidates = torch.from_numpy(candidates.astype("int64")).to(z.device)
         return rerank(z, self.cache, candidates, k, allowed)
 

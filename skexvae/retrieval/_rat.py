@@ -60,6 +60,10 @@ class RetrievalSubsampler:
         ids = neighbours[neighbours >= 0].unique()
         centres = encoder.mean(self.X[ids])
         self.cache.update(ids, centres)
+        with torch.no_grad():
+            # The batch's own means are of its (possibly binarized) inputs; the cache
+            # holds means of the exemplars as stored, so re-encode those rows.
+            self.cache.update(batch_index, encoder.mean(self.X[batch_index]))
         exclude = None if dropped is None else _columns_of(dropped, ids)
         return centres, exclude, self.M
 
