@@ -75,7 +75,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     index : {"auto", "exact", "pynndescent"}, default="auto"
         Nearest-neighbour backend of RAT: ``"exact"`` is a chunked torch top-k over
         the latent cache, ``"pynndescent"`` an NN-descent graph (numba compiles it
-        once per process, ~25 s); ``"auto"`` takes exact up to 200 000 exemplars.
+        once per process, ~25 s); ``"auto"`` takes exact up to 100 000 exemplars.
     index_refresh : "epoch" or int, default="epoch"
         Steps between full refreshes of the latent cache (and rebuilds of the
         index); between refreshes the cache rows of every encoded exemplar and

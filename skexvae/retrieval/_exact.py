@@ -11,8 +11,6 @@ _ELEMENTS_PER_CHUNK = 2**22
 class ExactIndex(KNNIndex):
     """Brute-force search over the live cache: exact, and always up to date."""
 
-    name = "exact"
-
     def __init__(self):
         self.cache = None
 

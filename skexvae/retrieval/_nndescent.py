@@ -36,8 +36,6 @@ class NNDescentIndex(KNNIndex):
     verbose : int
     """
 
-    name = "pynndescent"
-
     def __init__(self, graph_degree=30, oversample=2.0, epsilon=0.05, random_state=None, verbose=0):
         self.graph_degree = graph_degree
         self.oversample = oversample
