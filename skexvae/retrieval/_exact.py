@@ -20,8 +20,11 @@ class ExactIndex(KNNIndex):
         return self
 
     @torch.no_grad()
-    def query(self, z, k, allowed=None):
-        """Rows of the cache nearest to each ``z``, among the ``allowed`` (N,) rows."""
+    def query(self, z, k, allowed=None, anchor=None):
+        """Rows of the cache nearest to each ``z``, among the ``allowed`` (N,) rows.
+
+        ``anchor`` is ignored: an exact search needs no starting point.
+        """
         return exact_knn(z, self.cache, k, allowed)
 
 

@@ -73,14 +73,21 @@ class NNDescentIndex(KNNIndex):
         return self
 
     @torch.no_grad()
-    def query(self, z, k, allowed=None):
+    def query(self, z, k, allowed=None, anchor=None):
+        """Like :meth:`KNNIndex.query`; the graph is searched from ``anchor`` if given.
+
+        Searching from points inside the cached cloud (a batch's posterior means)
+        rather than from latent samples that may lie far outside it keeps the graph
+        search short; candidates are then re-ranked by their distance to ``z``.
+        """
         if self._graph is None:
             self.build(self.cache)
         n = len(self.cache)
         fraction = 1.0 if allowed is None else max(float(allowed.float().mean()), 1.0 / n)
         n_candidates = min(n, math.ceil(self.oversample * k / fraction))
+        start = z if anchor is None else anchor
         candidates, _ = self._graph.query(
-            z.detach().cpu().numpy(), k=n_candidates, epsilon=self.epsilon
+            start.detach().cpu().numpy(), k=n_candidates, epsilon=self.epsilon
         )
         candidates = torch.from_numpy(candidates.astype("int64")).to(z.device)
         return rerank(z, self.cache, candidates, k, allowed)

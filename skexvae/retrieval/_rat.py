@@ -51,8 +51,14 @@ class RetrievalSubsampler:
         drawn = torch.randperm(n, generator=generator, device=self.X.device)[:n_drawn]
         allowed = torch.zeros(n, dtype=torch.bool, device=self.X.device)
         allowed[drawn] = True
+        with torch.no_grad():
+            # The batch's own exemplar means: written to the cache (the means the
+            # loss computed are of possibly binarized inputs) and, lying inside the
+            # cached cloud, the starting points of an approximate search for z.
+            batch_means = encoder.mean(self.X[batch_index])
+        self.cache.update(batch_index, batch_means)
         k = self.n_neighbors + int(self.leave_one_out)
-        neighbours = self.index.query(z.detach(), k, allowed)
+        neighbours = self.index.query(z.detach(), k, allowed, anchor=batch_means)
         dropped = None
         if self.leave_one_out:
             dropped = torch.where(allowed[batch_index], batch_index, drawn[self.M])
@@ -60,10 +66,6 @@ class RetrievalSubsampler:
         ids = neighbours[neighbours >= 0].unique()
         centres = encoder.mean(self.X[ids])
         self.cache.update(ids, centres)
-        with torch.no_grad():
-            # The batch's own means are of its (possibly binarized) inputs; the cache
-            # holds means of the exemplars as stored, so re-encode those rows.
-            self.cache.update(batch_index, encoder.mean(self.X[batch_index]))
         exclude = None if dropped is None else _columns_of(dropped, ids)
         return centres, exclude, self.M
 
