@@ -3,8 +3,9 @@
 Training (eq. 5, 11, 12): one reparameterised sample per input, the exemplar prior
 over a fresh random M-subset of the training exemplars, each input's own exemplar left
 out. Evaluation (section 5): IWAE over ``n_samples`` importance samples with every
-exemplar in the prior, no leave-one-out and no subsampling, in chunks so that memory
-stays bounded whatever N and the number of samples.
+exemplar in the prior (or only each sample's nearest ones, a lower bound), no
+leave-one-out and no subsampling, in chunks so that memory stays bounded whatever N
+and the number of samples.
 """
 
 import math
