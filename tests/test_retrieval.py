@@ -154,6 +154,15 @@ def test_pynndescent_agrees_with_exact(clustered_cache):
         [len(set(a.tolist()) & set(e.tolist())) / 10 for a, e in zip(approx, exact, strict=True)]
     )
     assert recall >= 0.9
+    # Training-time lookup: samples around known rows, through those rows' graph edges.
+    rows = torch.arange(0, len(clustered_cache), 37)
+    z_rows = clustered_cache[rows] + 0.05
+    index = NNDescentIndex(random_state=0).build(clustered_cache)
+    lookup = index.query(z_rows, 10, allowed, near_rows=rows)
+    exact_rows = ExactIndex().build(clustered_cache).query(z_rows, 10, allowed)
+    assert allowed[lookup[lookup >= 0]].all()
+    pairs = zip(lookup.tolist(), exact_rows.tolist(), strict=True)
+    assert np.mean([len(set(a) & set(e)) / 10 for a, e in pairs]) >= 0.9
 
 
 def test_index_survives_pickling(clustered_cache):

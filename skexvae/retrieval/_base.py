@@ -13,9 +13,9 @@ class KNNIndex:
     ``build(cache)`` indexes the rows of a ``(N, d)`` tensor and keeps a reference to
     it, so that in-place row updates are seen; ``query(z, k, allowed=None)`` returns
     a ``(B, k)`` LongTensor of the cache rows nearest to each row of ``z`` among the
-    ``allowed`` ones (an ``(N,)`` mask), padded with -1; ``anchor`` (B, d), optional,
-    are points near ``z`` from which an approximate backend may start its search. A
-    backend may return
+    ``allowed`` ones (an ``(N,)`` mask), padded with -1; ``near_rows`` (B,), optional,
+    are cache rows known to lie near each ``z`` (the exemplar it was sampled around),
+    which an approximate backend may use as a shortcut. A backend may return
     approximate neighbours: they only choose which exemplars enter the sum, so the
     training objective stays a lower bound whatever the index returns.
     """
@@ -23,7 +23,7 @@ class KNNIndex:
     def build(self, cache):
         raise NotImplementedError
 
-    def query(self, z, k, allowed=None, anchor=None):
+    def query(self, z, k, allowed=None, near_rows=None):
         raise NotImplementedError
 
 

@@ -20,10 +20,10 @@ class ExactIndex(KNNIndex):
         return self
 
     @torch.no_grad()
-    def query(self, z, k, allowed=None, anchor=None):
+    def query(self, z, k, allowed=None, near_rows=None):
         """Rows of the cache nearest to each ``z``, among the ``allowed`` (N,) rows.
 
-        ``anchor`` is ignored: an exact search needs no starting point.
+        ``near_rows`` is ignored: an exact search needs no hint.
         """
         return exact_knn(z, self.cache, k, allowed)
 

@@ -44,6 +44,7 @@ class NNDescentIndex(KNNIndex):
         self.verbose = verbose
         self.cache = None
         self._graph = None
+        self._neighbour_table = None
 
     def build(self, cache):
         global _compiled_in_this_process
@@ -67,35 +68,51 @@ class NNDescentIndex(KNNIndex):
                 n_jobs=n_threads,
             )
             self._graph.prepare()
+        self._neighbour_table = torch.from_numpy(self._graph.neighbor_graph[0].astype("int64"))
         if self.verbose and not _compiled_in_this_process:
             print(f"[skexvae] pynndescent ready in {time.perf_counter() - start:.1f} s", flush=True)
         _compiled_in_this_process = True
         return self
 
     @torch.no_grad()
-    def query(self, z, k, allowed=None, anchor=None):
-        """Like :meth:`KNNIndex.query`; the graph is searched from ``anchor`` if given.
+    def query(self, z, k, allowed=None, near_rows=None):
+        """Like :meth:`KNNIndex.query`.
 
-        Searching from points inside the cached cloud (a batch's posterior means)
-        rather than from latent samples that may lie far outside it keeps the graph
-        search short; candidates are then re-ranked by their distance to ``z``.
+        With ``near_rows`` (the cache row each ``z`` was sampled around, e.g. the
+        batch's own exemplars), the candidates are that row and its neighbours in the
+        NN-descent graph (two hops when the subset is sparse): a table lookup instead
+        of a graph search. Without, the graph is searched from ``z``.
         """
         if self._graph is None:
             self.build(self.cache)
         n = len(self.cache)
         fraction = 1.0 if allowed is None else max(float(allowed.float().mean()), 1.0 / n)
-        n_candidates = min(n, math.ceil(self.oversample * k / fraction))
-        start = z if anchor is None else anchor
-        candidates, _ = self._graph.query(
-            start.detach().cpu().numpy(), k=n_candidates, epsilon=self.epsilon
-        )
-        candidates = torch.from_numpy(candidates.astype("int64")).to(z.device)
+        if near_rows is not None:
+            candidates = self._graph_neighbours(near_rows, needed=self.oversample * k / fraction)
+        else:
+            n_candidates = min(n, math.ceil(self.oversample * k / fraction))
+            found, _ = self._graph.query(
+                z.detach().cpu().numpy(), k=n_candidates, epsilon=self.epsilon
+            )
+            candidates = torch.from_numpy(found.astype("int64")).to(z.device)
         return rerank(z, self.cache, candidates, k, allowed)
+
+    def _graph_neighbours(self, rows, needed):
+        graph = self._neighbour_table.to(rows.device)
+        candidates = torch.cat([rows.unsqueeze(1), graph[rows]], dim=1)
+        if candidates.shape[1] < needed:
+            candidates = torch.cat([candidates, graph[graph[rows]].flatten(1)], dim=1)
+        # Two hops reach the same rows many times; keep each once per query.
+        candidates = candidates.sort(dim=1).values
+        repeated = torch.zeros_like(candidates, dtype=torch.bool)
+        repeated[:, 1:] = candidates[:, 1:] == candidates[:, :-1]
+        return candidates.masked_fill(repeated, -1)
 
     def __getstate__(self):
         # The numba graph is rebuilt from the cache on first use after unpickling.
         state = self.__dict__.copy()
         state["_graph"] = None
+        state["_neighbour_table"] = None
         return state
 
 

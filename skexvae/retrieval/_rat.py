@@ -52,13 +52,12 @@ class RetrievalSubsampler:
         allowed = torch.zeros(n, dtype=torch.bool, device=self.X.device)
         allowed[drawn] = True
         with torch.no_grad():
-            # The batch's own exemplar means: written to the cache (the means the
-            # loss computed are of possibly binarized inputs) and, lying inside the
-            # cached cloud, the starting points of an approximate search for z.
+            # The batch's own exemplar means go to the cache: the means the loss
+            # computed are of possibly binarized inputs.
             batch_means = encoder.mean(self.X[batch_index])
         self.cache.update(batch_index, batch_means)
         k = self.n_neighbors + int(self.leave_one_out)
-        neighbours = self.index.query(z.detach(), k, allowed, anchor=batch_means)
+        neighbours = self.index.query(z.detach(), k, allowed, near_rows=batch_index)
         dropped = None
         if self.leave_one_out:
             dropped = torch.where(allowed[batch_index], batch_index, drawn[self.M])
