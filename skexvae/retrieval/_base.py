@@ -1,9 +1,10 @@
 """The index interface and the choice of backend."""
 
-# Largest exemplar set for which index="auto" picks the exact backend. Measured with
-# benchmarks/rat.py on 2 cores (batch 100, k = 11): index cost per epoch exact 0.16 s
-# vs pynndescent 0.46 s at N = 10k, 22.9 s vs 5.9 s at N = 100k; in whole MNIST RAT
-# epochs the exact backend was still faster at N = 50k (504 vs 792 us per sample).
+# Largest exemplar set for which index="auto" picks the exact backend. Measured on
+# 2 cores (benchmarks/rat.py, rat_refresh.py): whole RAT epochs on MNIST cost 7.8 s
+# exact vs 10.4 s pynndescent at N = 20k and 21.1 s vs 21.6 s at 50k; the index alone
+# (100 queries per step, k = 11, plus one build per epoch) costs 23.8 s vs 5.4 s per
+# epoch at 100k, and 2421 s vs 86 s at 1M.
 AUTO_EXACT_MAX_N = 100_000
 
 
