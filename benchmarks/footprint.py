@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import torch
+from _common import load_mnist_splits
 
 from skexvae import ExemplarVAE
-from skexvae.datasets import load_mnist
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -34,11 +34,10 @@ def main(argv=None):
     parser.add_argument("--max-iter", type=int, default=1)
     parser.add_argument("--M", type=int, default=100, help="exemplars per step")
     args = parser.parse_args(argv)
-    try:
-        X, _ = load_mnist(args.data_home, split="train", return_X_y=True)
-    except FileNotFoundError as exc:
-        print(f"skipped: MNIST not found ({exc})")
+    data = load_mnist_splits(args.data_home, "train")
+    if data is None:
         return 0
+    (X,) = data
     rss_data = peak_rss_mib()
     vae = ExemplarVAE(M=args.M, max_iter=args.max_iter, random_state=0, verbose=1)
     start = time.perf_counter()

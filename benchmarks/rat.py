@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import binarize_once, load_mnist_splits
 
 from skexvae import ExemplarVAE
 from skexvae._objective import ExemplarSubsampler, reparameterize, training_loss
 from skexvae._training import normalize_gradients
-from skexvae.datasets import load_mnist
 from skexvae.retrieval import ExactIndex, NNDescentIndex
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -133,8 +133,8 @@ def quality(X_train, X_val, epochs):
     """Section 3: recall@10 of pynndescent on a trained cache, and the bound gap."""
     vae = ExemplarVAE(n_neighbors=10, index="exact", max_iter=epochs, random_state=0)
     vae.fit(X_train)
+    X_bin = binarize_once(X_val)
     rng = np.random.default_rng(0)
-    X_bin = (rng.random(X_val.shape) < X_val).astype(np.float32)
     cache = torch.from_numpy(vae.transform(X_train))
     z = torch.from_numpy(vae.transform(X_bin))
     z = z + 0.1 * torch.randn(z.shape, generator=torch.Generator().manual_seed(0))
@@ -143,7 +143,7 @@ def quality(X_train, X_val, epochs):
     # Training-time retrieval: samples around training exemplars, looked up through
     # those exemplars' graph neighbours (RetrievalSubsampler passes near_rows).
     rows = torch.from_numpy(rng.choice(len(X_train), 1000, replace=False))
-    x_rows = torch.from_numpy((rng.random((1000, X_train.shape[1])) < X_train[rows]).astype("f4"))
+    x_rows = torch.from_numpy(binarize_once(X_train[rows.numpy()], seed=1))
     with torch.no_grad():
         mean, log_var = vae.model_.encoder(x_rows)
     z_rows = reparameterize(mean, log_var, torch.Generator().manual_seed(1))
@@ -172,8 +172,7 @@ def _recall(approx, exact):
 
 def trains_as_well(X_train, X_val, epochs):
     """Section 4: validation ELBO after the same epochs, RAT vs exact prior."""
-    rng = np.random.default_rng(0)
-    X_bin = (rng.random(X_val.shape) < X_val).astype(np.float32)
+    X_bin = binarize_once(X_val)
     out = {"N": len(X_train), "epochs": epochs}
     for name, params in (("exact_M=N/2", {}), ("rat_k10", {"n_neighbors": 10, "index": "exact"})):
         start = time.perf_counter()
@@ -253,12 +252,10 @@ def main(argv=None):
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--max-index-n", type=int, default=None, help="cap section 2b's N")
     args = parser.parse_args(argv)
-    try:
-        X, _ = load_mnist(args.data_home, split="train", return_X_y=True)
-        X_val, _ = load_mnist(args.data_home, split="validation", return_X_y=True)
-    except FileNotFoundError as exc:
-        print(f"skipped: MNIST not found ({exc})")
+    data = load_mnist_splits(args.data_home, "train", "validation")
+    if data is None:
         return 0
+    X, X_val = data
     if args.quick:
         X, X_val = X[:3000], X_val[:300]
         sizes, index_sizes, quality_epochs, small, small_epochs = (

@@ -14,11 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from _common import binarize_once, load_mnist_splits
 
 from skexvae import ExemplarVAE
-from skexvae.datasets import load_mnist
 from skexvae.retrieval import NNDescentIndex
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -31,15 +30,11 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--steps", type=int, nargs="+", default=[50])
     args = parser.parse_args(argv)
-    try:
-        X, _ = load_mnist(args.data_home, split="train", return_X_y=True)
-        X_val, _ = load_mnist(args.data_home, split="validation", return_X_y=True)
-    except FileNotFoundError as exc:
-        print(f"skipped: MNIST not found ({exc})")
+    data = load_mnist_splits(args.data_home, "train", "validation")
+    if data is None:
         return 0
-    X = X[: args.n]
-    rng = np.random.default_rng(0)
-    X_bin = (rng.random((1000, X.shape[1])) < X_val[:1000]).astype(np.float32)
+    X, X_val = data[0][: args.n], data[1]
+    X_bin = binarize_once(X_val[:1000])
     NNDescentIndex(random_state=0).build(torch.randn(2000, 40))  # numba compiles here
     rows = []
     for index in ("pynndescent", "exact"):

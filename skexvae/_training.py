@@ -6,7 +6,7 @@ nothing of data sets, priors or estimators.
 
 import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -37,7 +37,6 @@ class EpochReport:
     beta: float
     seconds: float
     validation_score: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class EarlyStopping:
