@@ -26,7 +26,14 @@ class NNDescentIndex(KNNIndex):
     graph_degree : int, default=30
         ``n_neighbors`` of the NN-descent graph.
     oversample : float, default=2.0
-        Candidates fetched per neighbour wanted, before filtering and re-ranking.
+        Candidates fetched per neighbour wanted, before filtering and re-ranking, by a
+        graph search.
+    lookup_oversample : float, default=12.0
+        The same for the lookup through graph neighbours (``near_rows``), whose
+        candidates are cheap but repeat. Measured on a 50k MNIST latent cache after 3
+        epochs (1 000 samples, 11 neighbours wanted, half the cache allowed): 2 gives
+        recall 0.83, 6 gives 0.90, 12 gives 0.94 in 1.7 ms per 100 queries, the full
+        two-hop neighbourhood (931 candidates) 0.99 in 5.8 ms.
     epsilon : float, default=0.05
         Search slack of ``NNDescent.query``. Measured on a 20k MNIST latent cache
         (44 candidates, 100 queries): 0.0 gives recall@10 0.07 in 0.7 ms, 0.05 gives
@@ -36,9 +43,18 @@ class NNDescentIndex(KNNIndex):
     verbose : int
     """
 
-    def __init__(self, graph_degree=30, oversample=2.0, epsilon=0.05, random_state=None, verbose=0):
+    def __init__(
+        self,
+        graph_degree=30,
+        oversample=2.0,
+        lookup_oversample=12.0,
+        epsilon=0.05,
+        random_state=None,
+        verbose=0,
+    ):
         self.graph_degree = graph_degree
         self.oversample = oversample
+        self.lookup_oversample = lookup_oversample
         self.epsilon = epsilon
         self.random_state = random_state
         self.verbose = verbose
@@ -88,7 +104,7 @@ class NNDescentIndex(KNNIndex):
         n = len(self.cache)
         fraction = 1.0 if allowed is None else max(float(allowed.float().mean()), 1.0 / n)
         if near_rows is not None:
-            candidates = self._graph_neighbours(near_rows, needed=self.oversample * k / fraction)
+            candidates = self._graph_neighbours(near_rows, self.lookup_oversample * k / fraction)
         else:
             n_candidates = min(n, math.ceil(self.oversample * k / fraction))
             found, _ = self._graph.query(
@@ -99,11 +115,15 @@ class NNDescentIndex(KNNIndex):
 
     def _graph_neighbours(self, rows, needed):
         graph = self._neighbour_table.to(rows.device)
-        candidates = torch.cat([rows.unsqueeze(1), graph[rows]], dim=1)
-        if candidates.shape[1] < needed:
-            candidates = torch.cat([candidates, graph[graph[rows]].flatten(1)], dim=1)
+        first = graph[rows]
+        candidates = [rows.unsqueeze(1), first]
+        if 1 + first.shape[1] < needed:
+            # Second hop through the nearest first-hop neighbours only, as many as it
+            # takes to reach ``needed`` candidates (column 0 is the row itself).
+            n_hops = min(first.shape[1] - 1, math.ceil(needed / first.shape[1]))
+            candidates.append(graph[first[:, 1 : 1 + n_hops]].flatten(1))
         # Two hops reach the same rows many times; keep each once per query.
-        candidates = candidates.sort(dim=1).values
+        candidates = torch.cat(candidates, dim=1).sort(dim=1).values
         repeated = torch.zeros_like(candidates, dtype=torch.bool)
         repeated[:, 1:] = candidates[:, 1:] == candidates[:, :-1]
         return candidates.masked_fill(repeated, -1)
