@@ -1,7 +1,14 @@
 """skexvae: the Exemplar VAE as a scikit-learn estimator."""
 
 from ._estimator import ExemplarVAE
+from .augmentation import AugmentedClassifier, ExemplarAugmenter, ExemplarSampler
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ExemplarVAE", "__version__"]
+__all__ = [
+    "AugmentedClassifier",
+    "ExemplarAugmenter",
+    "ExemplarSampler",
+    "ExemplarVAE",
+    "__version__",
+]

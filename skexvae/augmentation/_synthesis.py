@@ -1,0 +1,138 @@
+"""Generation shared by the augmentation estimators: the VAE they use and its draws."""
+
+import math
+from numbers import Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import check_is_fitted
+
+from .._estimator import ExemplarVAE
+
+# Training steps the default VAE aims at (its epochs follow from the data size); the
+# early stopping of the default VAE usually ends it sooner.
+DEFAULT_STEPS = 10_000
+# Above this many rows the default VAE trains with RAT (10 neighbours).
+RAT_ABOVE = 20_000
+
+
+def default_vae(X, random_state=None, verbose=0):
+    """An unfitted :class:`ExemplarVAE` sized for ``X``.
+
+    Bernoulli likelihood (dynamically binarized) for inputs in [0, 1], Gaussian
+    otherwise; a latent space of at most 40 dimensions and a quarter of the features;
+    narrower layers, smaller batches and more epochs for small data sets; early
+    stopping on a held-out tenth; RAT with 10 neighbours above 20 000 rows.
+    """
+    n_samples, n_features = X.shape
+    in_unit_range = bool(X.min() >= 0.0 and X.max() <= 1.0)
+    batch_size = int(min(100, max(16, n_samples // 16)))
+    steps_per_epoch = math.ceil(0.9 * n_samples / batch_size)
+    max_iter = int(min(200, max(10, math.ceil(DEFAULT_STEPS / steps_per_epoch))))
+    return ExemplarVAE(
+        n_components=int(min(40, max(2, n_features // 4))),
+        likelihood="bernoulli" if in_unit_range else "gaussian",
+        hidden_layer_sizes=(300, 300) if n_samples >= 10_000 else (128, 128),
+        batch_size=batch_size,
+        max_iter=max_iter,
+        kl_warmup=max(1, max_iter // 10),
+        early_stopping=True,
+        n_neighbors=10 if n_samples > RAT_ABOVE else None,
+        random_state=random_state,
+        verbose=verbose,
+    )
+
+
+def is_fitted(estimator):
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    return True
+
+
+def replace_rows(X, fraction, rng, generate):
+    """Copy of ``X`` with ``round(fraction * n)`` random rows replaced by ``generate(rows)``.
+
+    Returns the copy and the boolean mask of the rows replaced.
+    """
+    n = len(X)
+    replaced = np.zeros(n, dtype=bool)
+    replaced[rng.choice(n, size=round(fraction * n), replace=False)] = True
+    X_out = X.copy()
+    if replaced.any():
+        X_out[replaced] = generate(X[replaced])[0]
+    return X_out, replaced
+
+
+class GenerativeAugmentationMixin:
+    """Parameters, VAE fitting and generation of the augmentation estimators.
+
+    ``vae`` may be None (a default :class:`ExemplarVAE` sized for the data, see
+    :func:`default_vae`), an unfitted estimator (cloned and fitted on the data), or a
+    fitted one (used as is; wrap it in :class:`sklearn.frozen.FrozenEstimator` so
+    that it stays fitted when ``GridSearchCV`` or ``cross_val_score`` clone the
+    enclosing estimator). ``lam`` is the weight of the *real* data in the mix, as in
+    the paper's loss ``lam * CE(x_i) + (1 - lam) * CE(x~_i)``.
+    """
+
+    _parameter_constraints = {
+        "vae": [HasMethods(["fit", "sample_from_exemplars"]), None],
+        "lam": [Interval(Real, 0, 1, closed="both")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def _fit_vae(self, X):
+        """Set ``vae_`` and the random stream of the draws; return the stream."""
+        rng = check_random_state(self.random_state)
+        if self.vae is None:
+            vae = default_vae(X, random_state=rng.randint(2**31), verbose=self.verbose)
+            if self.verbose:
+                print(f"[{type(self).__name__}] fitting {vae!r} on {X.shape}", flush=True)
+            self.vae_ = vae.fit(X)
+        elif is_fitted(self.vae):
+            self.vae_ = self.vae
+        else:
+            self.vae_ = clone(self.vae).fit(X)
+        self._rng = rng
+        return rng
+
+    def generate(self, X, n_samples=1, random_state=None):
+        """Synthetic rows around ``X``: decoder means of ``z ~ r(z|x)``.
+
+        ``r(z|x) = N(mu(x), sigma^2 I)`` for the exemplar prior, ``q(z|x)`` for the
+        other priors (paper section 5.4).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_inputs, n_features)
+        n_samples : int, default=1
+            Synthetic rows per input.
+        random_state : int, RandomState instance or None, default=None
+            Defaults to the draws that follow ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_inputs * n_samples, n_features)
+            Rows ``i * n_samples`` to ``(i + 1) * n_samples - 1`` come from input ``i``.
+        source : ndarray of shape (n_inputs * n_samples,)
+            Row of ``X`` each new row comes from.
+        """
+        check_is_fitted(self, "vae_")
+        if random_state is None:
+            random_state = self._rng.randint(2**31)
+        return self.vae_.sample_from_exemplars(
+            X, n_samples, random_state=random_state, return_mean=True
+        )
+
+
+class _AugmentationBase(GenerativeAugmentationMixin, BaseEstimator):
+    def __init__(self, vae=None, *, lam=0.4, random_state=None, verbose=0):
+        self.vae = vae
+        self.lam = lam
+        self.random_state = random_state
+        self.verbose = verbose

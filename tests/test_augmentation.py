@@ -1,0 +1,212 @@
+"""ExemplarAugmenter, ExemplarSampler and AugmentedClassifier."""
+
+import pickle
+
+import numpy as np
+import pytest
+from conftest import FAST
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skexvae import AugmentedClassifier, ExemplarAugmenter, ExemplarSampler, ExemplarVAE
+from skexvae.augmentation import default_vae
+
+
+@pytest.fixture(scope="module")
+def fitted_vae(small_digits):
+    X, _ = small_digits
+    return ExemplarVAE(**FAST, random_state=0).fit(X)
+
+
+@pytest.fixture(scope="module")
+def trained_vae(digits):
+    """Good enough that its variations keep the digit's class."""
+    X, _ = digits
+    params = {"n_components": 16, "hidden_layer_sizes": (128, 128), "max_iter": 100}
+    return ExemplarVAE(**params, random_state=0).fit(X[:1200])
+
+
+class RecordingClassifier(ClassifierMixin, BaseEstimator):
+    """Nearest class mean, remembering what fit and predict were given."""
+
+    def fit(self, X, y):
+        self.fit_X_, self.fit_y_ = X.copy(), y.copy()
+        self.classes_ = np.unique(y)
+        self.means_ = np.stack([X[y == c].mean(0) for c in self.classes_])
+        return self
+
+    def predict(self, X):
+        self.predict_X_ = X.copy()
+        distances = ((X[:, None, :] - self.means_[None]) ** 2).sum(-1)
+        return self.classes_[distances.argmin(1)]
+
+
+class UnweightedPartialFit(RecordingClassifier):
+    """A ``partial_fit`` without ``sample_weight``."""
+
+    def partial_fit(self, X, y, classes=None):
+        self.epochs_ = [*getattr(self, "epochs_", []), X.copy()]
+        return self.fit(X, y)
+
+
+def test_fit_transform_replaces_rows_in_place(small_digits, fitted_vae):
+    X, _ = small_digits
+    augmenter = ExemplarAugmenter(FrozenEstimator(fitted_vae), lam=0.4, random_state=0)
+    X_mixed = augmenter.fit_transform(X)
+    assert X_mixed.shape == X.shape and X_mixed.dtype == X.dtype
+    assert augmenter.replaced_.sum() == round(0.6 * len(X))
+    np.testing.assert_array_equal(X_mixed[~augmenter.replaced_], X[~augmenter.replaced_])
+    changed = np.abs(X_mixed - X).sum(1) > 0
+    np.testing.assert_array_equal(changed, augmenter.replaced_)
+    # Synthetic rows are Bernoulli means: strictly inside (0, 1), unlike the digits.
+    synthetic = X_mixed[augmenter.replaced_]
+    assert synthetic.min() > 0 and synthetic.max() < 1 and (X == 0).any()
+
+
+@pytest.mark.parametrize("lam, n_replaced", [(1.0, 0), (0.0, 300)])
+def test_lam_extremes(small_digits, fitted_vae, lam, n_replaced):
+    X, _ = small_digits
+    augmenter = ExemplarAugmenter(fitted_vae, lam=lam, random_state=0)
+    X_mixed = augmenter.fit_transform(X)
+    assert augmenter.replaced_.sum() == n_replaced
+    assert np.array_equal(X_mixed, X) == (n_replaced == 0)
+
+
+def test_pipeline_predicts_on_untouched_inputs_with_aligned_labels(small_digits, trained_vae):
+    X, y = small_digits
+    pipe = make_pipeline(ExemplarAugmenter(trained_vae, random_state=0), RecordingClassifier())
+    pipe.fit(X, y)
+    augmenter, classifier = pipe[0], pipe[-1]
+    np.testing.assert_array_equal(classifier.fit_y_, y)
+    assert not np.array_equal(classifier.fit_X_, X)
+    pipe.predict(X[:50])
+    np.testing.assert_array_equal(classifier.predict_X_, X[:50])
+    # Replaced rows keep their class: a classifier of the real data labels most of
+    # them as the row they replaced (chance is 0.1).
+    real = LogisticRegression(max_iter=500).fit(X, y)
+    synthetic = classifier.fit_X_[augmenter.replaced_]
+    assert real.score(synthetic, y[augmenter.replaced_]) > 0.6
+
+
+def test_random_state_reproduces_the_mix(small_digits):
+    X, _ = small_digits
+    vae = ExemplarVAE(**FAST, random_state=0)
+    first = ExemplarAugmenter(vae, random_state=3).fit_transform(X)
+    second = ExemplarAugmenter(vae, random_state=3).fit_transform(X)
+    other = ExemplarAugmenter(vae, random_state=4).fit_transform(X)
+    np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(first, other)
+
+
+def test_unfitted_vae_is_cloned_and_fitted_frozen_one_kept(small_digits, fitted_vae):
+    X, _ = small_digits
+    vae = ExemplarVAE(**FAST, random_state=0)
+    augmenter = ExemplarAugmenter(vae).fit(X)
+    assert augmenter.vae_ is not vae and not hasattr(vae, "model_")
+    frozen = FrozenEstimator(fitted_vae)
+    assert clone(ExemplarAugmenter(frozen)).fit(X).vae_ is frozen
+
+
+def test_pipeline_clones_pickles_and_cross_validates(digits):
+    X, y = digits
+    vae = ExemplarVAE(**FAST, random_state=0)
+    pipe = make_pipeline(ExemplarAugmenter(vae, random_state=0), LogisticRegression(max_iter=300))
+    scores = cross_val_score(pipe, X[:600], y[:600], cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.6
+    search = GridSearchCV(pipe, {"exemplaraugmenter__lam": [0.4, 1.0]}, cv=2).fit(X[:400], y[:400])
+    assert search.best_params_["exemplaraugmenter__lam"] in (0.4, 1.0)
+    fitted = clone(pipe).fit(X[:300], y[:300])
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict(X[300:400]), fitted.predict(X[300:400]))
+
+
+def test_synthetic_rows_alone_carry_the_class(digits, trained_vae):
+    """A classifier trained only on synthetic rows (lam=0) classifies real held-out digits."""
+    X, y = digits
+    augmenter = ExemplarAugmenter(trained_vae, lam=0.0, random_state=0)
+    pipe = make_pipeline(augmenter, LogisticRegression(max_iter=1000))
+    accuracy = pipe.fit(X[:1200], y[:1200]).score(X[1200:], y[1200:])
+    assert pipe[0].replaced_.all()
+    assert accuracy > 0.85
+
+
+def test_fit_resample_appends_labelled_synthetic_rows(small_digits, fitted_vae):
+    X, y = small_digits
+    sampler = ExemplarSampler(fitted_vae, lam=0.4, random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    n_new = round(len(X) * 0.6 / 0.4)
+    assert X_res.shape == (len(X) + n_new, X.shape[1]) and y_res.shape == (len(X) + n_new,)
+    np.testing.assert_array_equal(X_res[: len(X)], X)
+    np.testing.assert_array_equal(y_res[len(X) :], y[sampler.source_])
+    # Each row is a source once before any is a source twice: proportions are kept.
+    counts = np.bincount(sampler.source_, minlength=len(X))
+    assert counts.max() - counts.min() <= 1
+    assert sampler._sampling_type == "bypass"
+
+
+def test_fit_resample_synthetic_only_and_identity(small_digits, fitted_vae):
+    X, y = small_digits
+    X_syn, y_syn = ExemplarSampler(fitted_vae, lam=0.0, random_state=0).fit_resample(X, y)
+    assert X_syn.shape == X.shape and not np.isin(X_syn, X).all()
+    assert np.bincount(y_syn).tolist() == np.bincount(y).tolist()
+    X_same, y_same = ExemplarSampler(fitted_vae, lam=1.0).fit_resample(X, y)
+    np.testing.assert_array_equal(X_same, X)
+    np.testing.assert_array_equal(y_same, y)
+
+
+def test_sampler_in_imblearn_pipeline(small_digits, fitted_vae):
+    pipeline = pytest.importorskip("imblearn.pipeline")
+    X, y = small_digits
+    sampler = ExemplarSampler(fitted_vae, random_state=0)
+    pipe = pipeline.make_pipeline(sampler, RecordingClassifier())
+    pipe.fit(X, y)
+    assert len(pipe[-1].fit_X_) == len(X) + round(len(X) * 0.6 / 0.4)
+    pipe.predict(X[:20])
+    np.testing.assert_array_equal(pipe[-1].predict_X_, X[:20])
+
+
+def test_augmented_classifier_weighted_epochs(small_digits, fitted_vae):
+    X, y = small_digits
+    model = AugmentedClassifier(
+        SGDClassifier(random_state=0), fitted_vae, max_iter=3, random_state=0
+    ).fit(X, y)
+    assert model.estimator_.t_ > 1 and set(model.classes_) == set(y)
+    assert model.score(X, y) > 0.6
+    assert hasattr(model, "decision_function") and not hasattr(model, "predict_proba")
+
+
+def test_augmented_classifier_without_sample_weight_draws_fresh_rows(small_digits, fitted_vae):
+    X, y = small_digits
+    model = AugmentedClassifier(UnweightedPartialFit(), fitted_vae, max_iter=2, random_state=0)
+    model.fit(X, y)
+    first, second = model.estimator_.epochs_
+    assert first.shape == X.shape and not np.array_equal(first, second)
+    assert (np.abs(first - X).sum(1) > 0).sum() == round(0.6 * len(X))
+    with pytest.raises(ValueError, match="does not accept sample_weight"):
+        model.fit(X, y, sample_weight=np.ones(len(X)))
+
+
+def test_default_vae_suits_the_data():
+    small = default_vae(np.random.default_rng(0).random((500, 64)))
+    assert small.likelihood == "bernoulli" and small.n_components == 16
+    assert small.early_stopping and small.n_neighbors is None
+    large = default_vae(np.random.default_rng(0).normal(size=(30_000, 784)))
+    assert large.likelihood == "gaussian" and large.n_components == 40
+    assert large.n_neighbors == 10 and large.max_iter < small.max_iter
+
+
+def test_bad_parameters_and_unfitted_use(small_digits):
+    X, y = small_digits
+    with pytest.raises(InvalidParameterError, match="lam"):
+        ExemplarAugmenter(lam=1.5).fit(X)
+    with pytest.raises(InvalidParameterError, match="vae"):
+        ExemplarSampler(vae="vae").fit_resample(X, y)
+    with pytest.raises(InvalidParameterError, match="estimator"):
+        AugmentedClassifier(LogisticRegression()).fit(X, y)
+    with pytest.raises(NotFittedError):
+        ExemplarAugmenter().transform(X)
