@@ -1,6 +1,7 @@
 """ExemplarAugmenter, ExemplarSampler and AugmentedClassifier."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -15,6 +16,9 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skexvae import AugmentedClassifier, ExemplarAugmenter, ExemplarSampler, ExemplarVAE
 from skexvae.augmentation import default_vae
+
+# The small-data warning is checked once, in test_small_data_warning.
+pytestmark = pytest.mark.filterwarnings("ignore:.*generative augmentation raised:UserWarning")
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +214,14 @@ def test_bad_parameters_and_unfitted_use(small_digits):
         AugmentedClassifier(LogisticRegression()).fit(X, y)
     with pytest.raises(NotFittedError):
         ExemplarAugmenter().transform(X)
+
+
+def test_small_data_warning(small_digits, fitted_vae):
+    X, y = small_digits
+    with pytest.warns(UserWarning, match="300 training rows.*raised the test error"):
+        ExemplarAugmenter(fitted_vae).fit(X)
+    with pytest.warns(UserWarning, match="raised the test error"):
+        ExemplarSampler(fitted_vae).fit_resample(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ExemplarAugmenter(fitted_vae, lam=1.0).fit(X)

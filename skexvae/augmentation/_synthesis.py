@@ -1,6 +1,7 @@
 """Generation shared by the augmentation estimators: the VAE they use and its draws."""
 
 import math
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -17,6 +18,9 @@ from .._estimator import ExemplarVAE
 DEFAULT_STEPS = 10_000
 # Above this many rows the default VAE trains with RAT (10 neighbours).
 RAT_ABOVE = 20_000
+# Below this many rows augmentation raised the test error in every case measured
+# (benchmarks/augmentation_small.py); the estimators say so when asked to augment.
+SMALL_DATA_ROWS = 10_000
 
 
 def default_vae(X, random_state=None, verbose=0):
@@ -99,6 +103,16 @@ class GenerativeAugmentationMixin:
         else:
             self.vae_ = clone(self.vae).fit(X)
         self._rng = rng
+        if self.lam < 1.0 and len(X) < SMALL_DATA_ROWS:
+            warnings.warn(
+                f"{type(self).__name__}: {len(X)} training rows. On training sets below "
+                f"{SMALL_DATA_ROWS} rows, generative augmentation raised the test error in "
+                "every case we measured (digits, MNIST subsets; see docs/augmentation.md). "
+                "Choose lam by validation, e.g. GridSearchCV over lam in [0.4, 0.8, 1.0] "
+                "(1.0 turns augmentation off).",
+                UserWarning,
+                stacklevel=3,
+            )
         return rng
 
     def generate(self, X, n_samples=1, random_state=None):
