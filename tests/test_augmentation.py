@@ -204,6 +204,15 @@ def test_default_vae_suits_the_data():
     assert large.n_neighbors == 10 and large.max_iter < small.max_iter
 
 
+def test_default_augmenter_fits_its_own_vae_and_says_so(small_digits, capsys):
+    X, _ = small_digits
+    augmenter = ExemplarAugmenter(random_state=0, verbose=1)
+    X_mixed = augmenter.fit_transform(X[:40])
+    assert X_mixed.shape == (40, X.shape[1]) and augmenter.replaced_.sum() == 24
+    assert augmenter.vae_.likelihood == "bernoulli" and augmenter.vae_.early_stopping
+    assert "fitting ExemplarVAE(" in capsys.readouterr().out
+
+
 def test_bad_parameters_and_unfitted_use(small_digits):
     X, y = small_digits
     with pytest.raises(InvalidParameterError, match="lam"):

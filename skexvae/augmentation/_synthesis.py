@@ -30,6 +30,18 @@ def default_vae(X, random_state=None, verbose=0):
     otherwise; a latent space of at most 40 dimensions and a quarter of the features;
     narrower layers, smaller batches and more epochs for small data sets; early
     stopping on a held-out tenth; RAT with 10 neighbours above 20 000 rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The training data the VAE will be fitted on.
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Returns
+    -------
+    vae : ExemplarVAE
+        Not fitted.
     """
     n_samples, n_features = X.shape
     in_unit_range = bool(X.min() >= 0.0 and X.max() <= 1.0)
