@@ -104,11 +104,11 @@ def test_errors(vaes, data, epochs, seeds, lam):
     for name, make in runs.items():
         out[name] = _over_seeds(seeds, lambda s, make=make: _sklearn_error(make(s), data))
     for name, vae in (
-        ("none", None),
-        ("exemplar", vaes["exemplar"]),
-        ("gaussian", vaes["gaussian"]),
+        ("no augmentation", None),
+        ("+ Exemplar VAE (fresh every epoch)", vaes["exemplar"]),
+        ("+ Gaussian-prior VAE (fresh every epoch)", vaes["gaussian"]),
     ):
-        label = f"(b) PyTorch MLP, label smoothing, {name} augmentation (fresh every epoch)"
+        label = f"(b) PyTorch MLP, label smoothing, {name}"
 
         def run(s, vae=vae):
             synthesize = None if vae is None else synthesizer(vae, s)

@@ -31,7 +31,8 @@ class ExemplarAugmenter(OneToOneFeatureMixin, TransformerMixin, _AugmentationBas
     paper's weighted cross entropy, for any classifier, with or without
     ``sample_weight``. In cross-validation the VAE is fitted on the training folds
     only. One fit sees one draw of synthetic rows; for fresh draws every epoch, as
-    the paper trains, use :class:`AugmentedClassifier`.
+    the paper trains, use :class:`AugmentedClassifier`. On MNIST, one draw raised
+    the test error of a 2 x 1024 MLP and fresh draws lowered it (docs/augmentation.md).
 
     Parameters
     ----------
