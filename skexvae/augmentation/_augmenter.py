@@ -1,6 +1,6 @@
 """ExemplarAugmenter: generative data augmentation as a step of a scikit-learn Pipeline."""
 
-from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.base import OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._synthesis import _AugmentationBase, replace_rows
@@ -82,23 +82,6 @@ class ExemplarAugmenter(OneToOneFeatureMixin, TransformerMixin, _AugmentationBas
     >>> pipe.fit(X[:1000], y[:1000]).score(X[1000:], y[1000:]) > 0.8
     True
     """
-
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
-        """Fit the VAE (unless it is fitted already).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        self : ExemplarAugmenter
-        """
-        X = validate_data(self, X, dtype=["float64", "float32"])
-        self._fit_vae(X)
-        return self
 
     def fit_transform(self, X, y=None):
         """Fit, then return ``X`` with ``1 - lam`` of its rows replaced by synthetic ones.

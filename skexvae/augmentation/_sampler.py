@@ -1,7 +1,6 @@
 """ExemplarSampler: generative data augmentation for imbalanced-learn pipelines."""
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
@@ -46,23 +45,6 @@ class ExemplarSampler(_AugmentationBase):
     """
 
     _sampling_type = "bypass"
-
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
-        """Fit the VAE (unless it is fitted already).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        self : ExemplarSampler
-        """
-        X = validate_data(self, X, dtype=["float64", "float32"])
-        self._fit_vae(X)
-        return self
 
     def fit_resample(self, X, y):
         """Fit, then return the real rows followed by synthetic ones.
