@@ -65,6 +65,7 @@ def run_case(X_train, X_test, y_train, y_test, seeds):
             pipe = make_pipeline(augmenter, MLPClassifier(max_iter=200, random_state=seed))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
+                warnings.filterwarnings("ignore", "ExemplarAugmenter: .* rows", UserWarning)
                 errors.append(1.0 - pipe.fit(X_train, y_train).score(X_test, y_test))
         row[f"lam={lam}"] = {"mean": float(np.mean(errors)), "std": float(np.std(errors))}
         print(f"    lam={lam}: {100 * np.mean(errors):.2f} %", flush=True)

@@ -123,7 +123,7 @@ class GenerativeAugmentationMixin:
                 "Choose lam by validation, e.g. GridSearchCV over lam in [0.4, 0.8, 1.0] "
                 "(1.0 turns augmentation off).",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return rng
 
