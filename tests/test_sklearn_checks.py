@@ -1,6 +1,7 @@
 """scikit-learn's estimator checks, with each expected failure and its reason."""
 
 import numpy as np
+import pytest
 from conftest import FAST
 from sklearn.linear_model import SGDClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -93,6 +94,7 @@ def _expected_failures(estimator):
     ],
     expected_failed_checks=_expected_failures,
 )
+@pytest.mark.filterwarnings("ignore:.*generative augmentation raised:UserWarning")
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
