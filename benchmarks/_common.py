@@ -1,5 +1,8 @@
 """Helpers shared by the benchmark scripts: real MNIST or a clear skip, fixed binarization."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from skexvae.datasets import load_mnist
@@ -18,3 +21,12 @@ def binarize_once(X, seed=0):
     """One fixed Bernoulli draw of grey images, as held-out data is scored in the paper."""
     rng = np.random.default_rng(seed)
     return (rng.random(X.shape) < X).astype(np.float32)
+
+
+def write_results(out, name, result, table):
+    """Write ``name.json`` and the Markdown ``table`` as ``name.md`` under ``out``; print it."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"{name}.md").write_text(table)
+    print(table)

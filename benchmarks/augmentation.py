@@ -13,7 +13,6 @@ harness in a minute.
 """
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import write_results
 from _torch_mlp import TorchMLP
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
@@ -206,11 +206,7 @@ def main(argv=None):
     result["test_errors"] = test_errors(vaes, data, args.epochs, args.seeds, args.lam)
     print("[augmentation] lambda sweep", flush=True)
     result["lambda_sweep"] = lambda_sweep(vaes, data, args.epochs)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "augmentation.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "augmentation.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(args.out, "augmentation", result, markdown(result))
     return 0
 
 

@@ -13,13 +13,13 @@ MNIST cases are skipped with a message when the files are absent.
 """
 
 import argparse
-import json
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from _common import write_results
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
@@ -115,11 +115,7 @@ def main(argv=None):
         print(f"  {name}, {len(X_train)} training rows", flush=True)
         row = run_case(X_train, X_test, y_train, y_test, args.seeds)
         result["cases"].append({"data": name, "n_train": len(X_train), **row})
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "augmentation_small.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "augmentation_small.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(args.out, "augmentation_small", result, markdown(result))
     return 0
 
 

@@ -10,7 +10,6 @@ small sizes to check the harness (a minute or two).
 
 import argparse
 import contextlib
-import json
 import math
 import platform
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import binarize_once, load_mnist_splits
+from _common import binarize_once, load_mnist_splits, write_results
 
 from skexvae import ExemplarVAE
 from skexvae._objective import ExemplarSubsampler, reparameterize, training_loss
@@ -340,11 +339,7 @@ def main(argv=None):
     result["quality"] = quality(X, X_val, quality_epochs)
     print("[rat] 4. RAT vs exact training", flush=True)
     result["trains_as_well"] = trains_as_well(X[:small], X_val[:1000], small_epochs)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "rat.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "rat.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(args.out, "rat", result, markdown(result))
     return 0
 
 
