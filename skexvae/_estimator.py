@@ -24,7 +24,7 @@ from ._objective import (
     training_loss,
 )
 from ._progress import ThrottledProgress
-from ._training import train
+from ._training import adam, train
 from .models import build_vae, he_initialize
 from .retrieval import LatentCache, RetrievalSubsampler, make_index
 
@@ -298,7 +298,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             validate = self._validation_score(X_all[val_rows], X_train, binarize, generator)
         history = train(
             self.model_,
-            torch.optim.Adam(self.model_.parameters(), lr=self.learning_rate_init),
+            adam(self.model_.parameters(), lr=self.learning_rate_init),
             _minibatches(X_train, self.batch_size, binarize, generator),
             step_loss,
             max_iter=self.max_iter,
