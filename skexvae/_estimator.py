@@ -26,7 +26,7 @@ from ._objective import (
 from ._progress import ThrottledProgress
 from ._training import adam, train
 from .models import build_vae, he_initialize
-from .retrieval import LatentCache, RetrievalSubsampler, make_index
+from .retrieval import SCORING_EXACT_MAX_N, LatentCache, RetrievalSubsampler, make_index
 
 
 class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -84,6 +84,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Exemplars per latent sample in the prior of :meth:`score_samples`: the
         ``score_neighbors`` nearest, found with the ``index`` backend, a lower bound
         of the full sum (paper section 5: "using kNN for evaluation is feasible").
+        For scoring, ``index="auto"`` takes pynndescent above 10 000 exemplars: an
+        exact top-k costs more than the full sum (measured; see
+        ``skexvae.retrieval.SCORING_EXACT_MAX_N``).
         ``None`` sums over every exemplar, as the paper's reported numbers do.
     n_pseudo_inputs : int, default=500
         Number of pseudo-inputs of the VampPrior.
@@ -514,7 +517,13 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         centres = self._exemplar_means(self._to_tensor(self.exemplars_))
         if centres is None or self.score_neighbors is None:
             return full_log_prior(self.model_, centres)
-        index = make_index(self.index, len(centres), random_state=0, verbose=self.verbose)
+        index = make_index(
+            self.index,
+            len(centres),
+            random_state=0,
+            verbose=self.verbose,
+            exact_max_n=SCORING_EXACT_MAX_N,
+        )
         index.build(centres)
         k = min(self.score_neighbors, len(centres))
         return knn_log_prior(self.model_, centres, index, k)

@@ -179,6 +179,9 @@ def test_auto_backend_choice():
     assert isinstance(make_index("auto", 1000), ExactIndex)
     assert isinstance(make_index("auto", 10**6), NNDescentIndex)
     assert isinstance(make_index("pynndescent", 10), NNDescentIndex)
+    # Scoring switches earlier: there an exact top-k costs more than the full sum.
+    assert isinstance(make_index("auto", 50_000), ExactIndex)
+    assert isinstance(make_index("auto", 50_000, exact_max_n=10_000), NNDescentIndex)
 
 
 def test_estimator_rat_equals_exact_training_when_k_covers_the_subset(small_digits):

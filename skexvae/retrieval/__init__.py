@@ -5,7 +5,7 @@ A latent cache holds the latest encoder mean of every exemplar; an index answers
 small interface (:class:`KNNIndex`): ``build(cache)`` and ``query(z, k, allowed)``.
 """
 
-from ._base import AUTO_EXACT_MAX_N, KNNIndex, make_index
+from ._base import AUTO_EXACT_MAX_N, SCORING_EXACT_MAX_N, KNNIndex, make_index
 from ._cache import LatentCache
 from ._exact import ExactIndex, exact_knn
 from ._nndescent import NNDescentIndex
@@ -13,6 +13,7 @@ from ._rat import RetrievalSubsampler
 
 __all__ = [
     "AUTO_EXACT_MAX_N",
+    "SCORING_EXACT_MAX_N",
     "ExactIndex",
     "KNNIndex",
     "LatentCache",
