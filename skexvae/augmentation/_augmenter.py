@@ -1,6 +1,6 @@
 """ExemplarAugmenter: generative data augmentation as a step of a scikit-learn Pipeline."""
 
-from sklearn.base import OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._synthesis import _AugmentationBase, replace_rows
@@ -83,6 +83,7 @@ class ExemplarAugmenter(OneToOneFeatureMixin, TransformerMixin, _AugmentationBas
     True
     """
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit_transform(self, X, y=None):
         """Fit, then return ``X`` with ``1 - lam`` of its rows replaced by synthetic ones.
 
@@ -96,8 +97,7 @@ class ExemplarAugmenter(OneToOneFeatureMixin, TransformerMixin, _AugmentationBas
         -------
         X_mixed : ndarray of shape (n_samples, n_features)
         """
-        self.fit(X)
-        X = validate_data(self, X, dtype=["float64", "float32"], reset=False)
+        X = self._fit(X)
         X_mixed, self.replaced_ = replace_rows(X, 1.0 - self.lam, self._rng, self.generate)
         return X_mixed
 

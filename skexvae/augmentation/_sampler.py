@@ -1,6 +1,7 @@
 """ExemplarSampler: generative data augmentation for imbalanced-learn pipelines."""
 
 import numpy as np
+from sklearn.base import _fit_context
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
@@ -46,6 +47,7 @@ class ExemplarSampler(_AugmentationBase):
 
     _sampling_type = "bypass"
 
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit_resample(self, X, y):
         """Fit, then return the real rows followed by synthetic ones.
 
@@ -59,9 +61,9 @@ class ExemplarSampler(_AugmentationBase):
         X_resampled : ndarray of shape (n_samples_new, n_features)
         y_resampled : ndarray of shape (n_samples_new,)
         """
-        self.fit(X)
-        X, y = validate_data(self, X, y, dtype=["float64", "float32"], reset=False)
+        X, y = validate_data(self, X, y, dtype=["float64", "float32"])
         check_classification_targets(y)
+        self._fit_vae(X)
         n = len(X)
         n_synthetic = n if self.lam == 0 else round(n * (1.0 - self.lam) / self.lam)
         self.source_ = np.resize(self._rng.permutation(n), n_synthetic)

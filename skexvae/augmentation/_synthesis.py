@@ -176,6 +176,11 @@ class _AugmentationBase(GenerativeAugmentationMixin, BaseEstimator):
         -------
         self : object
         """
+        self._fit(X)
+        return self
+
+    def _fit(self, X):
+        """Validate ``X``, fit the VAE on it and return the validated array."""
         X = validate_data(self, X, dtype=["float64", "float32"])
         self._fit_vae(X)
-        return self
+        return X
