@@ -11,15 +11,21 @@ S = 1000 importance samples. Skips with a message when MNIST or pythae is absent
 """
 
 import argparse
+import json
+import math
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from _common import binarize_once, load_mnist_splits, write_results
+from rat import exact_step_seconds
+from torch import nn
 
 from skexvae import ExemplarVAE
 from skexvae.models import MLPDecoder, MLPEncoder
@@ -77,8 +83,9 @@ def pythae_epoch(model, X):
 
 
 def our_epoch(X, **params):
+    # pythae trains on the grey pixels as given; binarize=None gives ours the same work.
     start = time.perf_counter()
-    vae = ExemplarVAE(max_iter=1, random_state=0, **params).fit(X)
+    vae = ExemplarVAE(max_iter=1, random_state=0, binarize=None, **params).fit(X)
     return time.perf_counter() - start, vae
 
 
@@ -137,6 +144,139 @@ def scoring(fitted, X_test, n_points, repeats):
     return rows
 
 
+def throughput(fitted, X_test, repeats):
+    """Seconds to transform and to sample ``len(X_test)`` rows: ours and pythae's VAE."""
+    from pythae.samplers import NormalSampler
+
+    vae, n = fitted["Gaussian prior"], len(X_test)
+    peer = pythae_model("vae", X_test.shape[1]).eval()
+    x = torch.from_numpy(X_test)
+
+    def peer_transform():
+        with torch.no_grad():
+            return torch.cat([peer.encoder(chunk).embedding for chunk in x.split(1000)])
+
+    def peer_sample():
+        return NormalSampler(model=peer).sample(num_samples=n, batch_size=1000, return_gen=True)
+
+    rows = {}
+    for name, ours, theirs, peer_name in [
+        (f"transform, {n} rows", lambda: vae.transform(X_test), peer_transform, "encoder"),
+        (
+            f"sample, {n} rows (decoder means, as pythae returns)",
+            lambda: vae.sample(n, return_mean=True),
+            peer_sample,
+            "NormalSampler",
+        ),
+    ]:
+        ours_s, theirs_s = [], []
+        for _ in range(repeats):
+            ours_s.append(_seconds(ours))
+            theirs_s.append(_seconds(theirs))
+        rows[name] = _row(ours_s, theirs_s, f"pythae VAE {peer_name}")
+        print(f"  {name}: {rows[name]}", flush=True)
+    return rows
+
+
+def _seconds(function):
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def exact_prior(X, n_steps):
+    """Exact exemplar prior, M = N/2: epoch time from ``n_steps`` steps; its arithmetic bound."""
+    M = len(X) // 2
+    steps = math.ceil(len(X) / 100)
+    flop = exact_step_flop(X.shape[1], M)
+    gemm = gemm_flop_per_second(M + 1, X.shape[1], 2 * HIDDEN[0])
+    epoch = exact_step_seconds(X, M, n_steps) * steps
+    return {
+        "M": M,
+        "ours_epoch_s": epoch,
+        "reference_epoch_s": REFERENCE_EXACT_EPOCH_S,
+        "ratio_ours_to_reference": epoch / REFERENCE_EXACT_EPOCH_S,
+        "flop_per_step": flop,
+        "gemm_gflop_per_s": gemm / 1e9,
+        "bound_epoch_s": steps * flop / gemm,
+        "achieved_gflop_per_s": steps * flop / epoch / 1e9,
+    }
+
+
+def exact_step_flop(n_features, M, batch=100):
+    """Matrix-product FLOP of one exact-prior step: the batch's VAE and M + 1 exemplar means.
+
+    Forward and backward; the backward pass computes weight gradients for every layer
+    and input gradients for every layer but the first.
+    """
+
+    def linears(module):
+        layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
+        return [(m.in_features, m.out_features) for m in layers]
+
+    def train_flop(shapes):
+        macs = sum(i * o for i, o in shapes)
+        return 2 * (3 * macs - shapes[0][0] * shapes[0][1])
+
+    encoder = MLPEncoder(n_features, LATENT, HIDDEN)
+    decoder = MLPDecoder(LATENT, n_features, HIDDEN)
+    mean_path = linears(encoder.body) + linears(encoder.mean_head)
+    vae_path = linears(encoder) + linears(decoder)
+    return (M + 1) * train_flop(mean_path) + batch * train_flop(vae_path)
+
+
+def gemm_flop_per_second(rows, inner, cols, repeats=5):
+    """Sustained FLOP/s of one (rows x inner) @ (inner x cols) float32 product here."""
+    a, b = torch.rand(rows, inner), torch.rand(inner, cols)
+    torch.mm(a, b)
+    best = min(_seconds(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * rows * inner * cols / best
+
+
+# Peak RSS from VmHWM, which exec resets: ru_maxrss of a child would count the parent
+# it was forked from.
+FOOTPRINT_SCRIPT = """
+import json, pickle, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, {bench!r})
+import speed
+def peak_rss_mib():
+    status = Path("/proc/self/status").read_text().split("VmHWM:")[1]
+    return int(status.split()[0]) / 1024
+X, = speed.load_mnist_splits({data_home!r}, "train")
+X = X[:{n}]
+rss_data = peak_rss_mib()
+who = {who!r}
+if who == "pythae VAE":
+    model = speed.pythae_model("vae", X.shape[1])
+    speed.pythae_epoch(model, X)
+    with tempfile.TemporaryDirectory() as out:
+        model.save(out)
+        size = sum(f.stat().st_size for f in Path(out).rglob("*") if f.is_file())
+else:
+    params = {{"prior": "gaussian"}} if who == "skexvae Gaussian" else {{"n_neighbors": 10}}
+    _, vae = speed.our_epoch(X, **params)
+    size = len(pickle.dumps(vae))
+print(json.dumps({{"peak_rss_mib_data": rss_data, "peak_rss_mib": peak_rss_mib(),
+                  "saved_mib": size / 2**20}}))
+"""
+
+
+def footprints(data_home, n):
+    """Peak resident memory of a one-epoch fit on ``n`` rows and the size of what it saves."""
+    rows = {}
+    for who in ["skexvae Gaussian", "skexvae exemplar RAT K=10", "pythae VAE"]:
+        script = FOOTPRINT_SCRIPT.format(
+            bench=str(Path(__file__).resolve().parent), data_home=data_home, who=who, n=n
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        )
+        rows[who] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"  {who}: {rows[who]}", flush=True)
+    return rows
+
+
 def _row(ours, theirs, peer):
     ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
     return {
@@ -149,36 +289,67 @@ def _row(ours, theirs, peer):
     }
 
 
+def _ratio_table(rows, unit):
+    lines = [f"| skexvae | {unit} | peer | {unit} | ours / peer |", "|---|---|---|---|---|"]
+    for name, r in rows.items():
+        lines.append(
+            f"| {name} | {r['ours']:.3g} | {r['peer']} | {r['peer_value']:.3g} "
+            f"| **{r['ratio_ours_to_peer']:.2f}** |"
+        )
+    return lines
+
+
 def markdown(result):
+    exact = result["exact"]
     lines = [f"Command: `{result['command']}`  ", f"Machine: {result['machine']}", ""]
     lines += [
         f"### Training epoch, N = {result['N']} (s, median of {result['repeats']})",
         "",
-        "| skexvae | s | peer | s | ours / peer |",
-        "|---|---|---|---|---|",
-    ]
-    for name, r in result["epochs"].items():
-        lines.append(
-            f"| {name} | {r['ours']:.1f} | {r['peer']} | {r['peer_value']:.1f} "
-            f"| **{r['ratio_ours_to_peer']:.2f}** |"
-        )
-    lines += [
+        "Both sides train on the grey pixels with the Bernoulli cross-entropy "
+        "(ours with `binarize=None`, as pythae has no dynamic binarization).",
         "",
-        f"Exact exemplar prior, M = N/2: the paper's reference code took "
-        f"{REFERENCE_EXACT_EPOCH_S:.0f} s per epoch on this machine (issue 6); ours: see "
-        "`rat.md` (same machine, 318–342 s).",
+        *_ratio_table(result["epochs"], "s"),
+        "",
+        f"### Exact exemplar prior, M = N/2 = {exact['M']} (epoch from "
+        f"{result['exact_steps']} steps)",
+        "",
+        "| | s / epoch |",
+        "|---|---|",
+        f"| skexvae | {exact['ours_epoch_s']:.0f} |",
+        "| paper's reference code at N = 50 000 (issue 6, same machine) "
+        f"| {exact['reference_epoch_s']:.0f} |",
+        f"| arithmetic bound: {exact['flop_per_step'] / 1e9:.0f} GFLOP per step at this "
+        f"machine's {exact['gemm_gflop_per_s']:.0f} GFLOP/s (one large matrix product) "
+        f"| {exact['bound_epoch_s']:.0f} |",
+        "",
+        f"Ours / reference: **{exact['ratio_ours_to_reference']:.2f}**; ours runs at "
+        f"{exact['achieved_gflop_per_s']:.0f} GFLOP/s, "
+        f"{exact['achieved_gflop_per_s'] / exact['gemm_gflop_per_s']:.0%} of that rate.",
         "",
         f"### IWAE, S = 1000 (ms per test point, {result['n_points']} points, median of "
         f"{result['repeats']})",
         "",
-        "| skexvae | ms | peer | ms | ours / peer |",
-        "|---|---|---|---|---|",
+        *_ratio_table(result["scoring"], "ms"),
+        "",
+        f"### Transform and sample (s, median of {result['repeats']})",
+        "",
+        *_ratio_table(result["throughput"], "s"),
+        "",
+        f"### Footprint of a one-epoch fit on {result['N']} images (each in its own process)",
+        "",
+        "| fit | peak RSS after loading MNIST (MiB) | peak RSS after the fit (MiB) | saved (MiB) |",
+        "|---|---|---|---|",
     ]
-    for name, r in result["scoring"].items():
+    for name, r in result["footprint"].items():
         lines.append(
-            f"| {name} | {r['ours']:.1f} | {r['peer']} | {r['peer_value']:.1f} "
-            f"| **{r['ratio_ours_to_peer']:.2f}** |"
+            f"| {name} | {r['peak_rss_mib_data']:.0f} | {r['peak_rss_mib']:.0f} "
+            f"| {r['saved_mib']:.1f} |"
         )
+    lines += [
+        "",
+        "Saved: the pickle for skexvae, which keeps the training set as its exemplars "
+        "(float32, once); `model.save` for pythae, weights only.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -187,6 +358,7 @@ def main(argv=None):
     parser.add_argument("--data-home", default="../shared/data/mnist")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--n-points", type=int, default=50, help="test points scored")
+    parser.add_argument("--exact-steps", type=int, default=3, help="steps timed at M = N/2")
     parser.add_argument("--quick", action="store_true", help="2 000 images: checks the harness")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
@@ -200,7 +372,7 @@ def main(argv=None):
         return 0
     X, X_test = data
     if args.quick:
-        X, args.repeats, args.n_points = X[:2000], 1, 5
+        X, args.repeats, args.n_points, args.exact_steps = X[:2000], 1, 5, 1
     X_test = binarize_once(X_test)
     print("[speed] warming up (allocator, numba)", flush=True)
     our_epoch(X[:1000], n_neighbors=10)
@@ -212,11 +384,18 @@ def main(argv=None):
         "N": len(X),
         "repeats": args.repeats,
         "n_points": args.n_points,
+        "exact_steps": args.exact_steps,
     }
     print("[speed] training epochs", flush=True)
     result["epochs"], fitted = epochs(np.ascontiguousarray(X), args.repeats)
     print("[speed] IWAE scoring", flush=True)
     result["scoring"] = scoring(fitted, X_test, args.n_points, args.repeats)
+    print("[speed] transform and sample", flush=True)
+    result["throughput"] = throughput(fitted, X_test, args.repeats)
+    print("[speed] exact prior, M = N/2", flush=True)
+    result["exact"] = exact_prior(X, args.exact_steps)
+    print("[speed] footprint (separate processes)", flush=True)
+    result["footprint"] = footprints(args.data_home, len(X))
     write_results(args.out, "speed", result, markdown(result))
     return 0
 

@@ -99,6 +99,12 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     kl_warmup : int, default=20
         Epochs of linear KL annealing from ``1 / kl_warmup`` to 1; 0 turns it off. The
         paper anneals over 100 epochs of ~1000.
+    warm_start : bool, default=False
+        When True and the estimator is fitted, ``fit`` continues training: from the
+        fitted weights, with the optimizer's state, the random stream and the KL
+        schedule where the last ``fit`` left them, for ``max_iter`` more epochs;
+        ``n_iter_`` and the curves accumulate. Together with pickling this
+        checkpoints and resumes long runs. The architecture parameters must not change.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when the validation ELBO has
         not improved for ``n_iter_no_change`` epochs and keep the best weights. The
@@ -139,7 +145,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when ``X`` has string feature names.
     n_iter_ : int
-        Epochs run.
+        Epochs run, over all ``warm_start`` fits.
     loss_curve_ : list of float
         Mean training loss (negative beta-weighted bound, nats) per epoch.
     validation_scores_ : list of float or None
@@ -189,6 +195,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -218,6 +225,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         learning_rate_init=5e-4,
         max_iter=200,
         kl_warmup=20,
+        warm_start=False,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -243,6 +251,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.kl_warmup = kl_warmup
+        self.warm_start = warm_start
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -269,18 +278,20 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self : ExemplarVAE
             The fitted estimator.
         """
-        X = self._validate_inputs(X, reset=True, copy=True)
+        warm = self.warm_start and hasattr(self, "model_")
+        X = self._validate_inputs(X, reset=not warm, copy=True)
         hidden = self._check_hidden_layer_sizes()
         binarize = self._resolve_binarize()
         rng = check_random_state(self.random_state)
-        self.device_ = _resolve_device(self.device)
+        if not warm:
+            self.device_ = _resolve_device(self.device)
         generator = _torch_generator(rng, self.device_)
 
         X_all = torch.from_numpy(X).to(self.device_)
         train_rows, val_rows = self._split_validation(len(X), rng)
         X_train = X_all[train_rows]
         self.M_ = self._resolve_M(len(X_train))
-        self._spec = {
+        spec = {
             "n_features": X.shape[1],
             "n_components": self.n_components,
             "hidden_layer_sizes": hidden,
@@ -289,7 +300,17 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             "sigma": self.sigma,
             "n_pseudo_inputs": self.n_pseudo_inputs,
         }
-        self.model_ = self._initial_model(X_train, generator, rng)
+        optimizer_state = None
+        if warm:
+            self._check_same_architecture(spec)
+            generator.set_state(self._generator_state)
+            optimizer_state = self._optimizer_state
+        else:
+            self._spec = spec
+            self.model_ = self._initial_model(X_train, generator, rng)
+        optimizer = adam(self.model_.parameters(), lr=self.learning_rate_init)
+        if optimizer_state is not None:
+            optimizer.load_state_dict(optimizer_state)
         subsampler = self._exemplar_subsampler(X_train, rng)
 
         def step_loss(batch, beta):
@@ -301,18 +322,29 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             validate = self._validation_score(X_all[val_rows], X_train, binarize, generator)
         history = train(
             self.model_,
-            adam(self.model_.parameters(), lr=self.learning_rate_init),
+            optimizer,
             _minibatches(X_train, self.batch_size, binarize, generator),
             step_loss,
             max_iter=self.max_iter,
+            first_epoch=self.n_iter_ if warm else 0,
             kl_warmup=self.kl_warmup,
             validate=validate,
             n_iter_no_change=self.n_iter_no_change,
             report=self._print_progress if self.verbose else None,
         )
         self.exemplars_ = X
-        self._record_history(history)
+        self._optimizer_state = optimizer.state_dict()
+        self._generator_state = generator.get_state()
+        self._record_history(history, warm)
         return self
+
+    def _check_same_architecture(self, spec):
+        changed = sorted(k for k in spec if spec[k] != self._spec[k])
+        if changed:
+            raise ValueError(
+                f"warm_start=True continues training the fitted model, but {changed} "
+                "changed since the last fit; set warm_start=False to fit a new model."
+            )
 
     def _exemplar_subsampler(self, X_train, rng):
         """Exact M-subsets, or RAT over a latent cache when ``n_neighbors`` is set."""
@@ -356,13 +388,16 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
         return score
 
-    def _record_history(self, history):
-        self.n_iter_ = len(history)
-        self.loss_curve_ = [entry.loss for entry in history]
-        self.validation_scores_ = None
+    def _record_history(self, history, warm):
+        if not warm:
+            self.n_iter_, self.loss_curve_ = 0, []
+            self.validation_scores_ = [] if self.early_stopping else None
+        self.n_iter_ += len(history)
+        self.loss_curve_ = self.loss_curve_ + [entry.loss for entry in history]
         self.best_validation_score_ = None
         if self.early_stopping:
-            self.validation_scores_ = [entry.validation_score for entry in history]
+            scores = [entry.validation_score for entry in history]
+            self.validation_scores_ = (self.validation_scores_ or []) + scores
             self.best_validation_score_ = max(self.validation_scores_)
         self.sigma_ = self.model_.prior.sigma if self.prior == "exemplar" else None
 
@@ -711,6 +746,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             # model fitted on a GPU loads on a machine without one.
             model = state.pop("model_")
             state["_model_state"] = {k: v.cpu() for k, v in model.state_dict().items()}
+        if "_optimizer_state" in state:
+            state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
+        if "_generator_state" in state:
+            state["_generator_state"] = state["_generator_state"].cpu()
         return state
 
     def __setstate__(self, state):
@@ -721,6 +760,17 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             model = build_vae(self._spec)
             model.load_state_dict(model_state)
             self.model_ = model.to(self.device_).eval()
+
+
+def _to_cpu(obj):
+    """A copy of nested dicts and lists of tensors (an optimizer's state) on the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
 
 
 def _minibatches(X, batch_size, binarize, generator):

@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from .models._numerics import logsumexp
+
 # Largest intermediate tensor (elements) an evaluation chunk may create: 16 MiB in float32.
 ELEMENT_BUDGET = 2**22
 
@@ -155,4 +157,4 @@ def log_importance_weights(model, X, noise, log_prior, progress=None):
 def iwae(model, X, noise, log_prior, progress=None):
     """IWAE estimate of ``log p(x)`` per row (Burda et al. 2015); S = 1 gives the ELBO."""
     log_w = log_importance_weights(model, X, noise, log_prior, progress)
-    return torch.logsumexp(log_w, dim=1) - math.log(log_w.shape[1])
+    return logsumexp(log_w, dim=1) - math.log(log_w.shape[1])

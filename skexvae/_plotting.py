@@ -1,11 +1,11 @@
 """Image grids written as greyscale PNG with the standard library alone."""
 
-import os
 import struct
-import tempfile
 import zlib
 
 import numpy as np
+
+from ._files import atomic_open
 
 
 def image_grid(images, n_cols, scale=1, pad=1):
@@ -47,12 +47,5 @@ def write_png(path, pixels):
         + chunk(b"IDAT", zlib.compress(raw, 9))
         + chunk(b"IEND", b"")
     )
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".png.part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(png)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        f.write(png)

@@ -79,12 +79,16 @@ def train(
     step_loss,
     *,
     max_iter,
+    first_epoch=0,
     kl_warmup,
     validate=None,
     n_iter_no_change=10,
     report=None,
 ):
     """Run up to ``max_iter`` epochs; return the list of :class:`EpochReport`.
+
+    Epochs are numbered from ``first_epoch`` (the KL schedule follows them), so that a
+    resumed run carries on where the last one stopped.
 
     Parameters
     ----------
@@ -104,7 +108,7 @@ def train(
     parameters = [p for p in module.parameters() if p.requires_grad]
     stopper = EarlyStopping(n_iter_no_change) if validate is not None else None
     history = []
-    for epoch in range(max_iter):
+    for epoch in range(first_epoch, first_epoch + max_iter):
         start = time.perf_counter()
         beta = kl_weight(epoch, kl_warmup)
         module.train()

@@ -1,4 +1,4 @@
-"""Command line: ``skexvae demo``."""
+"""Command line: ``skexvae demo`` and ``skexvae bench density|knn|ablation``."""
 
 import argparse
 import sys
@@ -14,7 +14,74 @@ def _parser():
     demo.add_argument("--out", default="skexvae-demo", help="folder for the pictures")
     demo.add_argument("--max-iter", type=int, default=150, help="epochs per model")
     demo.add_argument("--random-state", type=int, default=0)
+
+    bench = commands.add_parser(
+        "bench", help="reproduce the paper's MNIST tables (density, kNN, ablations)"
+    )
+    experiments = bench.add_subparsers(dest="experiment", required=True)
+    for name, help_text in [
+        ("density", "test log-likelihood of each prior (Table 3), curves and samples"),
+        ("knn", "kNN error on latents (Table 4) and a t-SNE picture (Fig. 5)"),
+        ("ablation", "leave-one-out on/off (Table 1) or M/N (Table 2), exemplar prior"),
+    ]:
+        command = experiments.add_parser(name, help=help_text)
+        _bench_options(command, name)
     return parser
+
+
+def _bench_options(command, name):
+    from .bench import BUDGETS
+
+    command.add_argument("--data-home", required=True, help="folder with the four MNIST .gz files")
+    command.add_argument(
+        "--budget",
+        choices=sorted(BUDGETS),
+        default="quick",
+        help="quick: minutes; cpu-hour: about an hour on 2 cores; paper: the full protocol",
+    )
+    command.add_argument("--out", default="skexvae-bench", help="results and checkpoints")
+    command.add_argument("--seeds", type=int, default=1, help="runs per setting")
+    command.add_argument(
+        "--max-epochs", type=int, default=None, help="override the budget's epoch limit"
+    )
+    if name == "ablation":
+        command.add_argument("--study", choices=["loo", "m-ratio"], required=True)
+    else:
+        command.add_argument(
+            "--prior",
+            choices=["all", "gaussian", "vamp", "exemplar"],
+            default="all",
+        )
+    if name != "knn":
+        command.add_argument(
+            "--score-neighbors",
+            type=int,
+            default=None,
+            help="kNN-accelerated IWAE for the exemplar prior (a lower bound); "
+            "default: every exemplar",
+        )
+
+
+def _bench(args):
+    from .bench import run_ablation, run_density, run_knn
+    from .bench._protocol import PRIORS
+
+    common = {
+        "budget": args.budget,
+        "out": args.out,
+        "n_seeds": args.seeds,
+        "max_epochs": args.max_epochs,
+    }
+    if args.experiment == "ablation":
+        return run_ablation(
+            args.data_home, study=args.study, score_neighbors=args.score_neighbors, **common
+        )
+    priors = PRIORS if args.prior == "all" else (args.prior,)
+    if args.experiment == "density":
+        return run_density(
+            args.data_home, priors=priors, score_neighbors=args.score_neighbors, **common
+        )
+    return run_knn(args.data_home, priors=priors, **common)
 
 
 def main(argv=None):
@@ -23,6 +90,12 @@ def main(argv=None):
         from ._demo import run_demo
 
         run_demo(args.out, max_iter=args.max_iter, random_state=args.random_state)
+    elif args.command == "bench":
+        try:
+            _bench(args)
+        except FileNotFoundError as exc:
+            print(f"skexvae bench: MNIST not found: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

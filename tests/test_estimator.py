@@ -320,3 +320,24 @@ def test_verbose_score_samples_reports_progress(fitted, small_digits, capsys, mo
     vae = pickle.loads(pickle.dumps(fitted)).set_params(verbose=1)
     vae.score_samples(small_digits[0])
     assert "score_samples, rows: 300/300 (100 %)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("params", [{}, {"n_neighbors": 3}])
+def test_warm_start_through_a_pickle_resumes_exactly(small_digits, params):
+    X, _ = small_digits
+    common = {**FAST, **params, "random_state": 0}
+    whole = ExemplarVAE(**{**common, "max_iter": 4}).fit(X)
+    part = ExemplarVAE(**{**common, "max_iter": 2}, warm_start=True).fit(X)
+    part = pickle.loads(pickle.dumps(part)).fit(X)  # checkpoint, reload, go on
+    assert part.n_iter_ == whole.n_iter_ == 4
+    np.testing.assert_array_equal(part.loss_curve_, whole.loss_curve_)
+    np.testing.assert_array_equal(part.transform(X), whole.transform(X))
+
+
+def test_warm_start_refuses_a_changed_architecture(small_digits):
+    X, _ = small_digits
+    vae = ExemplarVAE(**FAST, warm_start=True, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="n_components"):
+        vae.set_params(n_components=FAST["n_components"] + 1).fit(X)
+    fresh = clone(vae).set_params(warm_start=False).fit(X)
+    assert fresh.n_iter_ == FAST["max_iter"]

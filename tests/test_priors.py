@@ -16,7 +16,10 @@ from skexvae.models import (
     GaussianPrior,
     MLPEncoder,
     VampPrior,
+    log_normal_diag,
 )
+from skexvae.models._numerics import logsumexp as skexvae_logsumexp
+from skexvae.models._priors import log_normal_diag_pairs
 
 
 def parzen_log_density(z, centres, sigma, exclude=None):
@@ -36,12 +39,16 @@ def parzen_log_density(z, centres, sigma, exclude=None):
     return np.array(out)
 
 
+# None: one block; 120: blocks of 2 rows against 50 centres, the last one shorter.
+@pytest.mark.parametrize("block_elements", [None, 120])
 @pytest.mark.parametrize("sigma", [0.3, 1.7])
-def test_exemplar_prior_matches_brute_force_parzen(sigma):
+def test_exemplar_prior_matches_brute_force_parzen(sigma, block_elements):
     rng = np.random.default_rng(0)
     z = rng.normal(size=(7, 5)) * 2 + 3
     centres = rng.normal(size=(50, 5)) * 2 + 3
     prior = ExemplarPrior(5, sigma=sigma)
+    if block_elements is not None:
+        prior.block_elements = block_elements
     got = prior.log_prob(
         torch.tensor(z, dtype=torch.float32), torch.tensor(centres, dtype=torch.float32)
     )
@@ -50,12 +57,15 @@ def test_exemplar_prior_matches_brute_force_parzen(sigma):
     )
 
 
-def test_exemplar_prior_leave_one_out_matches_brute_force():
+@pytest.mark.parametrize("block_elements", [None, 40])
+def test_exemplar_prior_leave_one_out_matches_brute_force(block_elements):
     rng = np.random.default_rng(1)
     centres = rng.normal(size=(20, 3)) * 5  # well separated at sigma = 0.5
     z = centres[[2, 5, 9]] + 0.01 * rng.normal(size=(3, 3))
     exclude = np.array([2, -1, 9])
     prior = ExemplarPrior(3, sigma=0.5)
+    if block_elements is not None:
+        prior.block_elements = block_elements
     got = prior.log_prob(
         torch.tensor(z, dtype=torch.float32),
         torch.tensor(centres, dtype=torch.float32),
@@ -68,6 +78,20 @@ def test_exemplar_prior_leave_one_out_matches_brute_force():
     )
     assert got[0] < full[0] - 5 and got[2] < full[2] - 5
     assert got[1] == pytest.approx(full[1].item())
+
+
+def test_logsumexp_matches_torch_through_underflow_and_infinities():
+    rng = np.random.default_rng(2)
+    # Spreads of hundreds of nats put most terms below exp's float32 normal range.
+    x = torch.tensor(rng.normal(size=(6, 300)) * 200, dtype=torch.float32, requires_grad=True)
+    ours = skexvae_logsumexp(x, dim=1)
+    torch.testing.assert_close(ours, torch.logsumexp(x, dim=1))
+    (grad_ours,) = torch.autograd.grad(ours.sum(), x)
+    (grad_torch,) = torch.autograd.grad(torch.logsumexp(x, dim=1).sum(), x)
+    torch.testing.assert_close(grad_ours, grad_torch, atol=1e-4, rtol=1e-4)
+    edge = torch.tensor([[-math.inf, -math.inf], [0.0, -math.inf], [-1e4, -1e4 - 1.0]])
+    torch.testing.assert_close(skexvae_logsumexp(edge, dim=1), torch.logsumexp(edge, dim=1))
+    assert skexvae_logsumexp(edge, dim=1)[0] == -math.inf
 
 
 def test_learned_sigma_receives_gradient():
@@ -164,3 +188,14 @@ def test_gaussian_likelihood_matches_scipy():
         multivariate_normal(m, cov).logpdf(v) for v, m in zip(x.numpy(), loc.numpy(), strict=True)
     ]
     np.testing.assert_allclose(likelihood.log_prob(x, loc).detach().numpy(), expected, rtol=1e-5)
+
+
+def test_pairwise_normal_log_density_matches_the_broadcast_in_float32():
+    rng = np.random.default_rng(3)
+    # Codes away from the origin and variances across the encoder's clamp [-6, 2].
+    means = torch.tensor(rng.normal(3.0, 1.0, size=(30, 40)), dtype=torch.float32)
+    log_vars = torch.tensor(rng.uniform(-6, 2, size=(30, 40)), dtype=torch.float32)
+    z = means[rng.integers(0, 30, 50)] + 0.1 * torch.randn(50, 40)
+    exact = log_normal_diag(z.double().unsqueeze(1), means.double(), log_vars.double())
+    got = log_normal_diag_pairs(z, means, log_vars)
+    torch.testing.assert_close(got.double(), exact, rtol=1e-5, atol=5e-3)

@@ -13,6 +13,7 @@ scikit-learn, so that other architectures can replace them behind the same contr
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -20,7 +21,8 @@ class GatedDense(nn.Module):
     """Gated linear unit ``h = (W1 x + b1) * sigmoid(W2 x + b2)``.
 
     Both halves come out of one ``Linear`` of twice the width, so each layer is a
-    single matrix product instead of two.
+    single matrix product instead of two, and ``F.glu`` gates them in one kernel
+    (forward and backward) instead of a split, a sigmoid, a product and a concatenation.
     """
 
     def __init__(self, in_features, out_features):
@@ -29,8 +31,7 @@ class GatedDense(nn.Module):
         self.linear = nn.Linear(in_features, 2 * out_features)
 
     def forward(self, x):
-        h, gate = self.linear(x).split(self.out_features, dim=-1)
-        return h * torch.sigmoid(gate)
+        return F.glu(self.linear(x), dim=-1)
 
 
 def _gated_stack(in_features, hidden_layer_sizes):

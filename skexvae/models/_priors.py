@@ -13,12 +13,34 @@ import math
 import torch
 from torch import nn
 
+from ._numerics import logsumexp
+
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def log_normal_diag(z, mean, log_var):
     """Log-density of a diagonal Gaussian, summed over the last axis."""
     return -0.5 * (_LOG_2PI + log_var + (z - mean) ** 2 * torch.exp(-log_var)).sum(-1)
+
+
+def log_normal_diag_pairs(z, means, log_vars):
+    """``log N(z_b | means_k, diag exp(log_vars_k))`` for every pair, shape (B, K).
+
+    Expanding the square, ``sum_d (z_d - m_d)^2 / v_d = [z, z^2] . [-2 m / v, 1 / v]
+    + sum_d m_d^2 / v_d``, gives the whole matrix from one matrix product with inner
+    size 2d, instead of (B, K, d) broadcasts: measured on the VampPrior's training
+    step (B = 100, K = 500, d = 40), those elementwise passes and their backward took
+    8 of its 29 ms. Centring both sides on the mean of ``means`` keeps the expanded
+    terms small, so float32 loses little to cancellation; the offset cancels exactly.
+    """
+    offset = means.detach().mean(0)
+    z_c, m_c = z - offset, means - offset
+    inv_var = torch.exp(-log_vars)
+    per_component = log_vars.sum(1) + (m_c**2 * inv_var).sum(1)
+    weights = torch.cat([m_c * inv_var, -0.5 * inv_var], dim=1)
+    features = torch.cat([z_c, z_c**2], dim=1)
+    d = z.shape[1]
+    return torch.addmm(-0.5 * (d * _LOG_2PI + per_component), features, weights.T)
 
 
 class GaussianPrior(nn.Module):
@@ -54,13 +76,12 @@ class VampPrior(nn.Module):
 
     @property
     def elements_per_row(self):
-        # log_prob broadcasts (rows, K, n_components) differences.
-        return len(self.pseudo_inputs) * self.n_components
+        return len(self.pseudo_inputs)  # log_prob's (rows, K) component matrix
 
     def log_prob(self, z, encoder):
         means, log_vars = encoder(self.pseudo_inputs)
-        log_components = log_normal_diag(z.unsqueeze(1), means, log_vars)
-        return torch.logsumexp(log_components, dim=1) - math.log(len(means))
+        log_components = log_normal_diag_pairs(z, means, log_vars)
+        return logsumexp(log_components, dim=1) - math.log(len(means))
 
     def sample(self, n_samples, encoder, generator=None, device="cpu"):
         index = torch.randint(
@@ -82,6 +103,11 @@ class ExemplarPrior(nn.Module):
         ``"learn"`` makes ``log sigma^2`` a trained parameter (one shared scalar, as
         in the paper); a float fixes sigma.
     """
+
+    # Elements of the (rows, M) kernel per block (4 MiB of float32). Measured on 2 CPU
+    # cores scoring 1000 samples against 50k exemplars: 101 ms, against 115 ms at
+    # 2 MiB and 283 ms at 8 MiB, where the block's passes no longer stay in cache.
+    block_elements = 2**20
 
     def __init__(self, n_components, sigma="learn"):
         super().__init__()
@@ -117,24 +143,37 @@ class ExemplarPrior(nn.Module):
         # Centring both sides removes most float32 cancellation in the expansion
         # ||z - c||^2 = ||z||^2 - 2 z.c + ||c||^2; the offset cancels exactly.
         offset = centres.detach().mean(0)
-        z_c, c_c = z - offset, centres - offset
+        c_c = centres - offset
         inv_var = torch.exp(-self.log_var)
-        # One fused matrix product gives (z.c - ||c||^2 / 2) / sigma^2 for every pair;
-        # the per-row -||z||^2 / (2 sigma^2) is added after the logsumexp, so the
-        # (B, M) matrix is written once and read once.
-        log_kernel = torch.addmm((c_c**2).sum(1) * (-0.5 * inv_var), z_c * inv_var, c_c.T)
+        centre_term = (c_c**2).sum(1) * (-0.5 * inv_var)
         n_kept = torch.full((len(z),), float(len(centres)), device=z.device)
+        if exclude is not None:
+            n_kept[exclude >= 0] -= 1.0
+        if n_total is not None:
+            n_kept = torch.full_like(n_kept, float(n_total))
+        # Row blocks keep the (rows, M) kernel within the CPU's cache whatever B and M.
+        rows = max(1, self.block_elements // max(len(centres), 1))
+        log_sums = []
+        for start in range(0, len(z), rows):
+            block = slice(start, start + rows)
+            ex_b = None if exclude is None else exclude[block]
+            log_sums.append(self._block_log_sum(z[block] - offset, c_c, centre_term, inv_var, ex_b))
+        log_norm = 0.5 * self.n_components * (_LOG_2PI + self.log_var)
+        return torch.cat(log_sums) - log_norm - torch.log(n_kept)
+
+    @staticmethod
+    def _block_log_sum(z_c, c_c, centre_term, inv_var, exclude):
+        """``log sum_m exp(-||z - c_m||^2 / (2 sigma^2))`` for one block of rows."""
+        # One fused matrix product gives (z.c - ||c||^2 / 2) / sigma^2 for every pair;
+        # the per-row -||z||^2 / (2 sigma^2) is added after the logsumexp, once per row
+        # instead of once per pair.
+        log_kernel = torch.addmm(centre_term, z_c * inv_var, c_c.T)
         if exclude is not None:
             rows = torch.nonzero(exclude >= 0).squeeze(1)
             log_kernel = log_kernel.index_put(
                 (rows, exclude[rows]), log_kernel.new_tensor(-math.inf)
             )
-            n_kept[rows] -= 1.0
-        if n_total is not None:
-            n_kept = torch.full_like(n_kept, float(n_total))
-        log_norm = 0.5 * self.n_components * (_LOG_2PI + self.log_var)
-        row_term = 0.5 * inv_var * (z_c**2).sum(1)
-        return torch.logsumexp(log_kernel, dim=1) - row_term - log_norm - torch.log(n_kept)
+        return logsumexp(log_kernel, dim=1) - 0.5 * inv_var * (z_c**2).sum(1)
 
     def log_prob_neighbours(self, z, centres, neighbours):
         """Lower bound of ``log p(z)`` from each row's own neighbours (eq. 9).
@@ -153,7 +192,7 @@ class ExemplarPrior(nn.Module):
             neighbours < 0, -math.inf
         )
         log_norm = 0.5 * self.n_components * (_LOG_2PI + self.log_var)
-        return torch.logsumexp(log_kernel, dim=1) - log_norm - math.log(len(centres))
+        return logsumexp(log_kernel, dim=1) - log_norm - math.log(len(centres))
 
     def sample(self, centres, generator=None):
         """Draw one ``z ~ N(c, sigma^2 I)`` per row of ``centres`` (eq. 7)."""

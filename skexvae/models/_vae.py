@@ -42,9 +42,12 @@ class VAE(nn.Module):
         return self.prior.log_prob(z, self.encoder)
 
     def prior_elements_per_row(self, centres=None):
-        """Size of the intermediate that ``log_prior`` builds per row, for chunking."""
+        """Size of the intermediate that ``log_prior`` builds per row, for chunking.
+
+        The exemplar prior bounds its (rows, M) kernel itself, in row blocks.
+        """
         if self.uses_exemplars:
-            return len(centres)
+            return self.prior.n_components
         return self.prior.elements_per_row
 
     def log_weights(self, x, z, mean, log_var, log_prior):

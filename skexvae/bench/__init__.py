@@ -1,0 +1,12 @@
+"""Reproduction of the paper's MNIST experiments: ``skexvae bench density|knn|ablation``.
+
+Each command trains the priors it compares under one budget (``quick``, ``cpu-hour``
+or ``paper``), checkpointing every few epochs so that an interrupted run resumes
+where it stopped, then evaluates them and writes JSON, a Markdown table next to the
+paper's figures, and pictures.
+"""
+
+from ._commands import run_ablation, run_density, run_knn
+from ._protocol import BUDGETS, Budget
+
+__all__ = ["BUDGETS", "Budget", "run_ablation", "run_density", "run_knn"]

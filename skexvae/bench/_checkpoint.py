@@ -1,0 +1,106 @@
+"""Training in checkpointed segments, with early stopping on the validation ELBO.
+
+A run's state (the estimator, which resumes with ``warm_start``, and its log) is
+pickled after every segment, atomically, so that an interrupted run loses at most
+one segment and never leaves a half-written checkpoint.
+"""
+
+import copy
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .._files import atomic_open
+
+
+@dataclass
+class TrainingLog:
+    """What a run has done so far; pickled with the estimator."""
+
+    epochs: int = 0
+    train_loss: list = field(default_factory=list)
+    epoch_seconds: list = field(default_factory=list)
+    validation_epochs: list = field(default_factory=list)
+    validation_elbo: list = field(default_factory=list)
+    best_epoch: int = 0
+    best_state: dict | None = None
+    stopped_early: bool = False
+
+    @property
+    def best_elbo(self):
+        return max(self.validation_elbo) if self.validation_elbo else -float("inf")
+
+
+def train_with_checkpoints(vae, X_train, X_validation, budget, path, echo=print):
+    """Train ``vae`` under ``budget``, resuming from ``path`` when it holds a checkpoint.
+
+    Every ``budget.checkpoint_every`` epochs the validation ELBO is computed (every
+    training exemplar in the prior), the best weights are kept, and the state is
+    written to ``path``. Training ends after ``budget.max_epochs`` epochs or
+    ``budget.patience`` epochs without improvement; the best weights are restored.
+
+    Returns
+    -------
+    vae : ExemplarVAE
+        With the best weights.
+    log : TrainingLog
+    """
+    path = Path(path)
+    vae, log = load_checkpoint(path) if path.exists() else (vae, TrainingLog())
+    if log.epochs:
+        echo(f"  resumed from {path} after {log.epochs} epochs")
+    while not log.stopped_early and log.epochs < budget.max_epochs:
+        segment = min(budget.checkpoint_every, budget.max_epochs - log.epochs)
+        start = time.perf_counter()
+        vae.set_params(max_iter=segment).fit(X_train)
+        seconds = time.perf_counter() - start
+        log.epochs += segment
+        log.train_loss = list(vae.loss_curve_)
+        log.epoch_seconds += [seconds / segment] * segment
+        elbo = validation_elbo(vae, X_validation)
+        log.validation_epochs.append(log.epochs)
+        log.validation_elbo.append(elbo)
+        if elbo >= log.best_elbo:
+            log.best_epoch = log.epochs
+            log.best_state = copy.deepcopy(vae.model_.state_dict())
+        log.stopped_early = log.epochs - log.best_epoch >= budget.patience
+        save_checkpoint(path, vae, log)
+        echo(
+            f"  epoch {log.epochs}/{budget.max_epochs}: loss {log.train_loss[-1]:.2f}, "
+            f"validation ELBO {elbo:.2f} (best {log.best_elbo:.2f} at {log.best_epoch}), "
+            f"{seconds / segment:.1f} s/epoch"
+        )
+    if log.best_state is not None:
+        vae.model_.load_state_dict(log.best_state)
+    return vae, log
+
+
+def validation_elbo(vae, X):
+    """Mean one-sample ELBO of ``X`` with every training exemplar in the prior."""
+    samples = vae.n_importance_samples
+    try:
+        return float(vae.set_params(n_importance_samples=1).score(X))
+    finally:
+        vae.set_params(n_importance_samples=samples)
+
+
+def save_checkpoint(path, vae, log):
+    """Pickle ``(vae, log)`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path) as f:
+        pickle.dump((vae, log), f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_checkpoint(path):
+    """``(vae, log)`` from ``path``, or a ValueError that names the file."""
+    try:
+        with open(path, "rb") as f:
+            vae, log = pickle.load(f)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(
+            f"checkpoint {path} is unreadable ({exc}); delete it to start that run afresh."
+        ) from exc
+    if not isinstance(log, TrainingLog):
+        raise ValueError(f"{path} is not a skexvae bench checkpoint; delete it or pick --out.")
+    return vae, log

@@ -1,0 +1,112 @@
+"""The reproduction harness (``skexvae bench``) on the quick budget, and its metrics."""
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.neighbors import KNeighborsClassifier
+
+from skexvae._evaluation import active_units, knn_errors
+from skexvae.bench import run_ablation, run_density, run_knn
+from skexvae.cli import main
+
+REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+needs_real_mnist = pytest.mark.skipif(
+    not (REAL_MNIST / "train-images-idx3-ubyte.gz").is_file(),
+    reason=f"real MNIST files not found in {REAL_MNIST}",
+)
+
+
+def test_knn_errors_match_scikit_learn_for_every_k():
+    rng = np.random.default_rng(0)
+    Z_train, Z_test = rng.normal(size=(300, 3)), rng.normal(size=(80, 3))
+    y_train, y_test = rng.integers(0, 4, 300) * 2, rng.integers(0, 4, 80) * 2
+    got = knn_errors(Z_train, y_train, Z_test, y_test, (1, 2, 4, 9))
+    for k, error in got.items():
+        predicted = KNeighborsClassifier(n_neighbors=k).fit(Z_train, y_train).predict(Z_test)
+        assert error == pytest.approx((predicted != y_test).mean())
+
+
+def test_active_units_count_dimensions_that_vary():
+    rng = np.random.default_rng(0)
+    Z = np.column_stack([rng.normal(size=500), 0.01 * rng.normal(size=500), np.ones(500)])
+    assert active_units(Z) == 1
+    assert active_units(Z, threshold=1e-5) == 2
+
+
+@needs_real_mnist
+@pytest.mark.slow
+def test_quick_density_budget_end_to_end(tmp_path):
+    lines = []
+    result = run_density(REAL_MNIST, budget="quick", out=tmp_path, echo=lines.append)
+    rows = result["rows"]
+    assert set(rows) == {"gaussian", "vamp", "exemplar"}
+    for row in rows.values():
+        assert row["epochs"] == 5 and len(row["seeds"]) == 1
+        # Better than a coin flip per pixel (-784 log 2), and IWAE above the ELBO.
+        assert -784 * np.log(2) < row["elbo"] < row["log_likelihood"] < 0
+        assert 0 <= row["active_units"] <= 40
+        assert row["difference_to_paper"] == pytest.approx(
+            row["log_likelihood"] - row["paper_log_likelihood"]
+        )
+    assert "all 2000 exemplars" in rows["exemplar"]["estimate"]
+    assert "RAT 10-NN" in rows["exemplar"]["training"]
+    assert result["ranking"]["paper_order"] == ["exemplar", "vamp", "gaussian"]
+    table = (tmp_path / "density.md").read_text()
+    assert "-82.09" in table and "-84.45" in table
+    assert json.loads((tmp_path / "density.json").read_text())["rows"].keys() == rows.keys()
+    for picture in ["samples-gaussian.png", "samples-exemplar.png", "exemplar-conditioned.png"]:
+        assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any("validation ELBO" in line for line in lines)  # one progress line per epoch
+
+
+@needs_real_mnist
+def test_interrupted_run_resumes_to_the_same_model(tmp_path):
+    quiet = [].append
+    options = {"budget": "quick", "priors": ("gaussian",), "echo": quiet}
+    run_density(REAL_MNIST, out=tmp_path / "a", max_epochs=2, **options)
+    lines = []
+    resumed = run_density(
+        REAL_MNIST,
+        out=tmp_path / "a",
+        max_epochs=3,
+        echo=lines.append,
+        **{k: v for k, v in options.items() if k != "echo"},
+    )
+    straight = run_density(REAL_MNIST, out=tmp_path / "b", max_epochs=3, **options)
+    assert any("resumed" in line and "after 2 epochs" in line for line in lines)
+    ours, theirs = resumed["rows"]["gaussian"], straight["rows"]["gaussian"]
+    assert ours["epochs"] == theirs["epochs"] == 3
+    assert ours["log_likelihood"] == theirs["log_likelihood"]
+    assert ours["best_validation_elbo"] == theirs["best_validation_elbo"]
+
+
+@needs_real_mnist
+def test_corrupt_checkpoint_is_named_in_the_error(tmp_path):
+    checkpoint = tmp_path / "checkpoints" / "quick" / "gaussian-seed0.pkl"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(pickle.dumps("not a run")[:-3])
+    with pytest.raises(ValueError, match="gaussian-seed0.pkl"):
+        run_density(REAL_MNIST, budget="quick", priors=("gaussian",), out=tmp_path, echo=[].append)
+
+
+@needs_real_mnist
+def test_quick_knn_and_ablation(tmp_path):
+    quiet = [].append
+    knn = run_knn(REAL_MNIST, priors=("gaussian",), out=tmp_path, max_epochs=1, echo=quiet)
+    errors = knn["rows"]["gaussian"]["knn_error_percent"]
+    assert sorted(errors) == [1, 3, 5, 9]
+    # Ten digit classes: a representation worth the name beats guessing (90 % error).
+    assert all(0 <= e < 60 for e in errors.values())
+    assert "2.41" in (tmp_path / "knn.md").read_text()
+    ablation = run_ablation(REAL_MNIST, study="loo", out=tmp_path, max_epochs=1, echo=quiet)
+    assert set(ablation["rows"]) == {"exemplar, LOO on", "exemplar, LOO off"}
+    assert "-101.33" in (tmp_path / "ablation-loo.md").read_text()
+
+
+def test_cli_reports_missing_mnist(tmp_path, capsys):
+    code = main(["bench", "density", "--data-home", str(tmp_path), "--out", str(tmp_path)])
+    assert code == 2
+    assert "MNIST not found" in capsys.readouterr().err
