@@ -2,6 +2,7 @@
 
 import json
 import platform
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -159,7 +160,7 @@ def _train(variants, budget, splits, out, n_seeds, echo):
 
 
 def _slug(name):
-    return "".join(c if c.isalnum() or c in ".-" else "-" for c in name).strip("-")
+    return re.sub(r"[^A-Za-z0-9.]+", "-", name).strip("-")
 
 
 # ---------------------------------------------------------------- evaluation
