@@ -96,6 +96,9 @@ def main(argv=None):
         except FileNotFoundError as exc:
             print(f"skexvae bench: MNIST not found: {exc}", file=sys.stderr)
             return 2
+        except ValueError as exc:  # e.g. an unreadable checkpoint, named in the message
+            print(f"skexvae bench: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -93,6 +93,16 @@ def test_corrupt_checkpoint_is_named_in_the_error(tmp_path):
 
 
 @needs_real_mnist
+def test_cli_names_a_corrupt_checkpoint_without_a_traceback(tmp_path, capsys):
+    checkpoint = tmp_path / "checkpoints" / "quick" / "gaussian-seed0.pkl"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"truncated")
+    argv = ["bench", "density", "--prior", "gaussian", "--data-home", str(REAL_MNIST)]
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    assert "gaussian-seed0.pkl" in capsys.readouterr().err
+
+
+@needs_real_mnist
 def test_quick_knn_and_ablation(tmp_path):
     quiet = [].append
     knn = run_knn(REAL_MNIST, priors=("gaussian",), out=tmp_path, max_epochs=1, echo=quiet)
