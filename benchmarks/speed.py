@@ -220,7 +220,7 @@ def exact_step_flop(n_features, M, batch=100):
 
     encoder = MLPEncoder(n_features, LATENT, HIDDEN)
     decoder = MLPDecoder(LATENT, n_features, HIDDEN)
-    mean_path = linears(encoder.body) + linears(encoder.mean_head)
+    mean_path = linears(encoder.body) + linears(encoder.head.mean)
     vae_path = linears(encoder) + linears(decoder)
     return (M + 1) * train_flop(mean_path) + batch * train_flop(vae_path)
 

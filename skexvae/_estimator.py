@@ -14,6 +14,7 @@ from sklearn.base import (
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
 
 from ._objective import (
     ExemplarSubsampler,
@@ -25,7 +26,8 @@ from ._objective import (
 )
 from ._progress import ThrottledProgress
 from ._training import adam, train
-from .models import build_vae, he_initialize
+from .models import CONVOLUTIONAL, ONE_LEVEL, TWO_LEVEL, build_vae, he_initialize
+from .models._build import check_user_networks
 from .retrieval import SCORING_EXACT_MAX_N, LatentCache, RetrievalSubsampler, make_index
 
 
@@ -41,21 +43,50 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     Parameters
     ----------
     n_components : int, default=40
-        Dimension of the latent space.
+        Dimension of the latent space (of each latent layer of the two-level
+        architectures).
+    architecture : {"mlp", "hvae", "convhvae", "conv"}, default="mlp"
+        Encoder and decoder networks (paper section 5, after Tomczak & Welling 2018):
+        ``"mlp"``, gated MLPs with one stochastic layer; ``"hvae"``, gated MLPs with
+        two stochastic layers ``z1``, ``z2``; ``"convhvae"``, two stochastic layers
+        with gated convolutional encoders and decoder; ``"conv"``, one stochastic
+        layer with the ConvHVAE's convolutional encoder and decoder, for colour
+        images. With two layers the prior sits on the top latent ``z2``;
+        ``transform`` returns its means and ``score_samples`` bounds the whole model.
+    image_shape : tuple of int (channels, height, width) or None, default=None
+        Layout of each flat row for the convolutional architectures, channels first
+        (torch's order: ``X.reshape(-1, *image_shape)`` are the images). None means
+        one grey channel of a square image, ``(1, s, s)`` for ``s * s`` features.
+    encoder : torch.nn.Module, callable or None, default=None
+        Your own network for ``q(z|x)`` (the top latent's): a module, copied at each
+        ``fit``, or a factory ``encoder(n_features, n_components) -> module``. It
+        maps a float32 tensor of flat rows ``(n, n_features)`` to ``(mean, log_var)``,
+        each ``(n, n_components)``; a ``mean(x)`` method, when present, is used alone
+        where only the means are needed (exemplar centres). A module's weights are
+        kept as given; a factory is called under ``random_state``.
+    decoder : torch.nn.Module, callable or None, default=None
+        Your own network for ``p(x|z)`` (one-level architectures): a module or a
+        factory ``decoder(n_components, n_outputs) -> module``, mapping ``(n,
+        n_components)`` to ``(n, n_outputs)`` likelihood parameters, with ``n_outputs
+        = n_features`` (bernoulli, gaussian) or ``2 * n_features`` (logistic:
+        locations, then log-scales).
     prior : {"exemplar", "vamp", "gaussian"}, default="exemplar"
         Latent prior. ``"vamp"`` is the VampPrior with ``n_pseudo_inputs`` learned
         pseudo-inputs; ``"gaussian"`` the standard normal.
     likelihood : {"bernoulli", "gaussian", "logistic"}, default="bernoulli"
         Observation model ``p(x|z)``. ``"bernoulli"`` and ``"logistic"`` (discretized
-        logistic over 256 grey levels) need inputs in [0, 1]; ``"gaussian"`` takes any
-        real values and learns one scale per feature.
+        logistic over 256 levels for 8-bit pixels, a location and a scale per pixel
+        from the decoder) need inputs in [0, 1]; ``"gaussian"`` takes any real values
+        and learns one scale per feature.
     binarize : {"auto", "dynamic"} or None, default="auto"
         ``"dynamic"`` draws fresh binary inputs ``x ~ Bernoulli(x_grey)`` every epoch, as
         the paper trains MNIST (bernoulli likelihood only). ``"auto"`` means
         ``"dynamic"`` for the bernoulli likelihood and ``None`` otherwise. Exemplars are
         always encoded as given.
     hidden_layer_sizes : int or tuple of int, default=(300, 300)
-        Widths of the gated hidden layers of the encoder and of the decoder.
+        Widths of the gated hidden layers of the MLP encoder and decoder (and of
+        ``q(z2|x)`` and ``p(z1|z2)`` in the ``"hvae"``). The last width is that of the
+        single gated layers of the two-level and convolutional networks.
     sigma : "learn" or float, default="learn"
         Standard deviation of each exemplar's Gaussian in the prior. ``"learn"`` trains
         one shared scalar, as in the paper; a positive float holds it fixed.
@@ -128,7 +159,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     Attributes
     ----------
-    model_ : skexvae.models.VAE
+    model_ : skexvae.models.VAE or skexvae.models.TwoLevelVAE
         The trained PyTorch module.
     exemplars_ : ndarray of shape (n_exemplars, n_features), float32
         Exemplars of the prior; replace them with :meth:`set_exemplars`.
@@ -176,6 +207,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
+        "architecture": [StrOptions({"mlp", "hvae", "convhvae", "conv"})],
+        "image_shape": ["array-like", None],
+        "encoder": [nn.Module, callable, None],
+        "decoder": [nn.Module, callable, None],
         "prior": [StrOptions({"exemplar", "vamp", "gaussian"})],
         "likelihood": [StrOptions({"bernoulli", "gaussian", "logistic"})],
         "binarize": [StrOptions({"auto", "dynamic"}), None],
@@ -209,6 +244,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self,
         n_components=40,
         *,
+        architecture="mlp",
+        image_shape=None,
+        encoder=None,
+        decoder=None,
         prior="exemplar",
         likelihood="bernoulli",
         binarize="auto",
@@ -235,6 +274,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         verbose=0,
     ):
         self.n_components = n_components
+        self.architecture = architecture
+        self.image_shape = image_shape
+        self.encoder = encoder
+        self.decoder = decoder
         self.prior = prior
         self.likelihood = likelihood
         self.binarize = binarize
@@ -294,6 +337,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         spec = {
             "n_features": X.shape[1],
             "n_components": self.n_components,
+            "architecture": self.architecture,
+            "image_shape": self._resolve_image_shape(X.shape[1]),
+            "encoder": self.encoder,
+            "decoder": self._check_decoder(),
             "hidden_layer_sizes": hidden,
             "likelihood": self.likelihood,
             "prior": self.prior,
@@ -379,7 +426,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         # Fixed draws, one per row: epochs are compared on the same noise, and the rows'
         # Monte Carlo errors average out in the mean.
         noise = torch.randn(
-            len(X_val), 1, self.n_components, generator=generator, device=self.device_
+            len(X_val), 1, self.model_.noise_dim, generator=generator, device=self.device_
         )
 
         def score():
@@ -410,9 +457,20 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 len(X_train), (self.n_pseudo_inputs,), generator=generator, device=X_train.device
             )
             pseudo_inputs = X_train[rows].cpu()
-        model = build_vae(self._spec, pseudo_inputs)
-        he_initialize(model, _torch_generator(rng, "cpu"))
-        return model.to(self.device_)
+        init_generator = _torch_generator(rng, "cpu")
+        parts = [part for part in ("encoder", "decoder") if self._spec[part] is not None]
+        with torch.random.fork_rng(devices=[]):
+            if parts:
+                # A factory of the user's networks draws its weights from torch's global
+                # generator: seed it from random_state; fork_rng restores the user's stream.
+                torch.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+            model = build_vae(self._spec, pseudo_inputs)
+        user_networks = [getattr(model, part) for part in parts]
+        he_initialize(model, init_generator, keep=user_networks)
+        model = model.to(self.device_)
+        if user_networks:
+            check_user_networks(model, X_train[:2], self._spec)
+        return model
 
     def _split_validation(self, n_samples, rng):
         if not self.early_stopping:
@@ -449,6 +507,41 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             )
         return tuple(int(s) for s in sizes)
 
+    def _resolve_image_shape(self, n_features):
+        """``image_shape`` as a tuple that matches ``n_features`` (None for MLPs)."""
+        if self.image_shape is None:
+            if self.architecture not in CONVOLUTIONAL:
+                return None
+            side = math.isqrt(n_features)
+            if side * side != n_features:
+                raise ValueError(
+                    f"architecture={self.architecture!r} needs image_shape=(channels, "
+                    f"height, width): X has {n_features} features, not a square grey image."
+                )
+            return (1, side, side)
+        shape = np.ravel(np.asarray(self.image_shape, dtype=object))
+        if len(shape) != 3 or not all(isinstance(s, Integral) and s > 0 for s in shape):
+            raise ValueError(
+                "image_shape must be three positive integers (channels, height, width), "
+                f"got {self.image_shape!r}."
+            )
+        shape = tuple(int(s) for s in shape)
+        if math.prod(shape) != n_features:
+            raise ValueError(
+                f"image_shape={shape} has {math.prod(shape)} values per image, but X has "
+                f"{n_features} features."
+            )
+        return shape
+
+    def _check_decoder(self):
+        if self.decoder is not None and self.architecture in TWO_LEVEL:
+            raise ValueError(
+                f"decoder= replaces the decoder p(x|z) of a one-level architecture "
+                f"({', '.join(ONE_LEVEL)}); architecture={self.architecture!r} decodes "
+                "two latents. Pass encoder= alone or use architecture='mlp' or 'conv'."
+            )
+        return self.decoder
+
     def _resolve_binarize(self):
         if self.binarize == "auto":
             return "dynamic" if self.likelihood == "bernoulli" else None
@@ -474,6 +567,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     # ----------------------------------------------------------- inference
     def transform(self, X):
         """Posterior means ``mu(x)``, the latent representation.
+
+        For the two-level architectures these are the means of the top latent ``z2``,
+        the one the prior (and its exemplars) lives on.
 
         Parameters
         ----------
@@ -538,7 +634,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X = self._to_tensor(self._validate_inputs(X, reset=False))
         generator = _torch_generator(check_random_state(self.random_state), self.device_)
         noise = torch.randn(
-            self.n_importance_samples, self.n_components, generator=generator, device=self.device_
+            self.n_importance_samples,
+            self.model_.noise_dim,
+            generator=generator,
+            device=self.device_,
         )
         progress = None
         if self.verbose:
@@ -717,10 +816,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return encode_means(self.model_.encoder, exemplars)
 
     def _decode_mean(self, z):
-        return self.model_.likelihood.mean(self.model_.decoder(z))
+        return self.model_.likelihood.mean(self.model_.decode(z))
 
     def _decode(self, z, generator, return_mean):
-        params = self.model_.decoder(z)
+        params = self.model_.decode(z, generator)
         if return_mean:
             return self.model_.likelihood.mean(params)
         return self.model_.likelihood.sample(params, generator)
@@ -758,7 +857,14 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if model_state is not None:
             self.device_ = _resolve_device(str(self.device_), fallback=True)
             model = build_vae(self._spec)
-            model.load_state_dict(model_state)
+            try:
+                model.load_state_dict(model_state)
+            except RuntimeError as exc:
+                raise ValueError(
+                    "The pickled ExemplarVAE's weights do not fit the network its "
+                    "parameters describe: it was saved by an incompatible skexvae "
+                    f"version or altered. {str(exc).splitlines()[0]}"
+                ) from exc
             self.model_ = model.to(self.device_).eval()
 
 

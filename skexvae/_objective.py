@@ -72,24 +72,33 @@ def training_loss(model, x, batch_index, beta, generator, subsampler=None):
         if model.uses_exemplars
         else model.log_prior(z)
     )
-    reconstruction, kl = model.log_weights(x, z, mean, log_var, log_prior)
+    lower_noise = None
+    if model.n_lower_noise:
+        lower_noise = torch.randn(len(z), model.n_lower_noise, generator=generator, device=z.device)
+    reconstruction, kl = model.log_weights(x, z, mean, log_var, log_prior, lower_noise)
     loss = (beta * kl - reconstruction).mean()
     return loss, reconstruction.detach().mean(), kl.detach().mean()
 
 
 @torch.no_grad()
 def encode_means(encoder, X):
-    """``mu(x)`` for every row of ``X``, in chunks."""
-    rows = max(1, ELEMENT_BUDGET // max(X.shape[1], 1))
+    """``mu(x)`` for every row of ``X``, in chunks.
+
+    An encoder whose activations are wider than its input (a convolutional one) says
+    so in ``elements_per_row``.
+    """
+    width = getattr(encoder, "elements_per_row", X.shape[1])
+    rows = max(1, ELEMENT_BUDGET // max(width, 1))
     return torch.cat([encoder.mean(chunk) for chunk in X.split(rows)])
 
 
 def full_log_prior(model, centres=None):
     """``z -> log p(z)`` with every exemplar (or the parametric prior), in row chunks."""
     rows = max(1, ELEMENT_BUDGET // model.prior_elements_per_row(centres))
+    frozen = model.frozen_log_prior(centres)
 
     def log_prior(z):
-        return torch.cat([model.log_prior(chunk, centres) for chunk in z.split(rows)])
+        return torch.cat([frozen(chunk) for chunk in z.split(rows)])
 
     return log_prior
 
@@ -115,12 +124,15 @@ def knn_log_prior(model, centres, index, n_neighbors):
 
 @torch.no_grad()
 def log_importance_weights(model, X, noise, log_prior, progress=None):
-    """``log p(x|z_s) + log p(z_s) - log q(z_s|x)`` for ``z_s = mu + sd * noise[s]``.
+    """``log p(x, z_s) - log q(z_s|x)`` for joint latent samples ``z_s`` made from ``noise[s]``.
+
+    The first ``n_components`` draws of a sample give the top latent,
+    ``z = mu + sd * eps``; a two-level model turns the rest into its lower latent.
 
     Parameters
     ----------
     X : Tensor of shape (n, n_features)
-    noise : Tensor of shape (S, n_components) or (n, S, n_components)
+    noise : Tensor of shape (S, model.noise_dim) or (n, S, model.noise_dim)
         Standard normal draws. Shared by all rows (2-D), each row's estimate is
         independent of which other rows are scored with it; per row (3-D), the
         errors of different rows average out in a mean over rows.
@@ -134,24 +146,39 @@ def log_importance_weights(model, X, noise, log_prior, progress=None):
     -------
     Tensor of shape (n, S)
     """
-    n_samples, n_components = noise.shape[-2:]
-    points_per_chunk = max(1, ELEMENT_BUDGET // (n_samples * (X.shape[1] + n_components)))
+    n_samples = noise.shape[-2]
+    # Rows and samples per chunk keep the model's largest activation within budget:
+    # several rows with all their samples, or one row's samples in slices.
+    samples_per_chunk = max(1, ELEMENT_BUDGET // model.elements_per_sample)
+    points_per_chunk = max(1, samples_per_chunk // n_samples)
     chunks = []
     for start in range(0, len(X), points_per_chunk):
         x = X[start : start + points_per_chunk]
         eps = noise if noise.dim() == 2 else noise[start : start + len(x)]
         mean, log_var = model.encoder(x)
-        z = (mean.unsqueeze(1) + torch.exp(0.5 * log_var).unsqueeze(1) * eps).reshape(
-            -1, n_components
-        )
-        x_rep = x.repeat_interleave(n_samples, dim=0)
-        mean_rep = mean.repeat_interleave(n_samples, dim=0)
-        log_var_rep = log_var.repeat_interleave(n_samples, dim=0)
-        reconstruction, kl = model.log_weights(x_rep, z, mean_rep, log_var_rep, log_prior(z))
-        chunks.append((reconstruction - kl).reshape(len(x), n_samples))
+        slices = [
+            _log_weights_of_draws(model, x, mean, log_var, eps[..., first:last, :], log_prior)
+            for first, last in _slices(n_samples, samples_per_chunk)
+        ]
+        chunks.append(torch.cat(slices, dim=1))
         if progress is not None:
             progress(start + len(x), len(X))
     return torch.cat(chunks)
+
+
+def _slices(n, size):
+    return [(first, min(first + size, n)) for first in range(0, n, size)]
+
+
+def _log_weights_of_draws(model, x, mean, log_var, eps, log_prior):
+    """Log weights, shape ``(len(x), S)``, of the draws ``eps`` ((S, D) or (len(x), S, D))."""
+    eps = eps.expand(len(x), *eps.shape[-2:])
+    n_draws, n_components = eps.shape[1], mean.shape[1]
+    top = eps[..., :n_components]
+    z = (mean.unsqueeze(1) + torch.exp(0.5 * log_var).unsqueeze(1) * top).reshape(-1, n_components)
+    lower = eps[..., n_components:].reshape(len(z), -1) if model.n_lower_noise else None
+    reconstruction, kl = model.log_weights(x, z, mean, log_var, log_prior(z), lower)
+    return (reconstruction - kl).reshape(len(x), n_draws)
 
 
 def iwae(model, X, noise, log_prior, progress=None):

@@ -31,6 +31,7 @@ def _parser():
 
 def _bench_options(command, name):
     from .bench import BUDGETS
+    from .bench._protocol import ARCHITECTURES
 
     command.add_argument("--data-home", required=True, help="folder with the four MNIST .gz files")
     command.add_argument(
@@ -51,6 +52,12 @@ def _bench_options(command, name):
             "--prior",
             choices=["all", "gaussian", "vamp", "exemplar"],
             default="all",
+        )
+        command.add_argument(
+            "--architecture",
+            choices=list(ARCHITECTURES),
+            default="mlp",
+            help="Table 3's rows: mlp (VAE), hvae, convhvae (RAT 10-NN for the exemplar prior)",
         )
     if name != "knn":
         command.add_argument(
@@ -76,12 +83,11 @@ def _bench(args):
         return run_ablation(
             args.data_home, study=args.study, score_neighbors=args.score_neighbors, **common
         )
-    priors = PRIORS if args.prior == "all" else (args.prior,)
+    common["priors"] = PRIORS if args.prior == "all" else (args.prior,)
+    common["architecture"] = args.architecture
     if args.experiment == "density":
-        return run_density(
-            args.data_home, priors=priors, score_neighbors=args.score_neighbors, **common
-        )
-    return run_knn(args.data_home, priors=priors, **common)
+        return run_density(args.data_home, score_neighbors=args.score_neighbors, **common)
+    return run_knn(args.data_home, **common)
 
 
 def main(argv=None):

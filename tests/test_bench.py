@@ -120,3 +120,34 @@ def test_cli_reports_missing_mnist(tmp_path, capsys):
     code = main(["bench", "density", "--data-home", str(tmp_path), "--out", str(tmp_path)])
     assert code == 2
     assert "MNIST not found" in capsys.readouterr().err
+
+
+@needs_real_mnist
+def test_architecture_option_reruns_table_3_rows(tmp_path):
+    options = {"priors": ("exemplar",), "architecture": "hvae", "max_epochs": 1}
+    result = run_density(REAL_MNIST, out=tmp_path, echo=[].append, **options)
+    row = result["rows"]["exemplar"]
+    assert result["architecture"] == "hvae" and row["paper_log_likelihood"] == -81.22
+    assert "Architecture `hvae`" in (tmp_path / "density-hvae.md").read_text()
+    assert (tmp_path / "checkpoints" / "quick" / "exemplar-hvae-seed0.pkl").is_file()
+    assert not (tmp_path / "density.md").exists()  # the MLP's results stay apart
+    knn = run_knn(REAL_MNIST, out=tmp_path, echo=[].append, **options)
+    assert knn["rows"]["exemplar"]["paper_knn_error_percent"] is None  # Table 4 is MLP only
+    assert "| — | — |" in (tmp_path / "knn-hvae.md").read_text()
+
+
+def test_convolutional_bench_models_train_with_rat_as_the_paper_does():
+    from skexvae.bench import BUDGETS
+    from skexvae.bench._protocol import make_estimator
+
+    paper = BUDGETS["paper"]
+    assert make_estimator("exemplar", paper, 0, "mlp").n_neighbors is None
+    assert make_estimator("exemplar", paper, 0, "convhvae").n_neighbors == 10
+    assert make_estimator("gaussian", paper, 0, "convhvae").architecture == "convhvae"
+
+
+def test_cli_rejects_an_unknown_architecture(tmp_path, capsys):
+    argv = ["bench", "density", "--architecture", "pixelsnail", "--data-home", str(tmp_path)]
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "invalid choice" in capsys.readouterr().err

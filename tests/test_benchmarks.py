@@ -1,4 +1,4 @@
-"""Smoke run of the speed benchmark against pythae: the harness, not the timings."""
+"""Smoke runs of the benchmarks (speed against pythae, architectures): harness, not timings."""
 
 import importlib.util
 import json
@@ -12,30 +12,29 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    importlib.util.find_spec("pythae") is None, reason='pythae is not installed (".[bench]")'
-)
-@pytest.mark.skipif(
+needs_real_mnist = pytest.mark.skipif(
     not (REAL_MNIST / "train-images-idx3-ubyte.gz").is_file(),
     reason=f"real MNIST files not found in {REAL_MNIST}",
 )
-def test_speed_benchmark_quick_run_writes_every_row(tmp_path):
+
+
+def run_quick(script, out):
     subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/speed.py",
-            "--quick",
-            "--data-home",
-            str(REAL_MNIST),
-            "--out",
-            str(tmp_path),
-        ],
+        [sys.executable, script, "--quick", "--data-home", str(REAL_MNIST), "--out", str(out)],
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
     )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("pythae") is None, reason='pythae is not installed (".[bench]")'
+)
+@needs_real_mnist
+def test_speed_benchmark_quick_run_writes_every_row(tmp_path):
+    run_quick("benchmarks/speed.py", tmp_path)
     result = json.loads((tmp_path / "speed.json").read_text())
     assert result["N"] == 2000
     sections = [result["epochs"], result["scoring"], result["throughput"]]
@@ -54,3 +53,19 @@ def test_speed_benchmark_quick_run_writes_every_row(tmp_path):
     for fit in result["footprint"].values():
         assert fit["peak_rss_mib"] >= fit["peak_rss_mib_data"] > 0 and fit["saved_mib"] > 0
     assert "Exact exemplar prior" in (tmp_path / "speed.md").read_text()
+
+
+@pytest.mark.slow
+@needs_real_mnist
+def test_architecture_benchmark_quick_run_times_every_pair(tmp_path):
+    run_quick("benchmarks/architectures.py", tmp_path)
+    result = json.loads((tmp_path / "architectures-quick.json").read_text())
+    pairs = {(r["architecture"], r["prior"]) for r in result["rows"]}
+    assert len(pairs) == 12
+    for row in result["rows"]:
+        assert row["seconds_timed"] > 0 and row["scoring_ms_per_image"] > 0
+        assert row["seconds_per_epoch_50k"] == pytest.approx(
+            row["seconds_timed"] * 50_000 / row["rows_timed"]
+        )
+    assert result["colour"]["parameters"] > 0
+    assert "convhvae" in (tmp_path / "architectures-quick.md").read_text()

@@ -169,13 +169,13 @@ def test_vamp_prior_is_mixture_of_posteriors():
 
 
 def test_discretized_logistic_sums_to_one_over_256_levels():
-    likelihood = DiscretizedLogisticLikelihood(1)
-    with torch.no_grad():
-        likelihood.log_scale.fill_(-3.0)
+    likelihood = DiscretizedLogisticLikelihood()
     levels = torch.arange(256, dtype=torch.float32).unsqueeze(1) / 255
     for loc in (-0.2, 0.0, 0.37, 1.0, 1.3):
-        log_p = likelihood.log_prob(levels, torch.full((256, 1), loc))
-        assert torch.exp(log_p.double()).sum().item() == pytest.approx(1.0, abs=1e-4)
+        for log_scale in (-6.0, -3.0, 0.5):
+            params = torch.tensor([[loc, log_scale]]).expand(256, 2)
+            log_p = likelihood.log_prob(levels, params)
+            assert torch.exp(log_p.double()).sum().item() == pytest.approx(1.0, abs=1e-4)
 
 
 def test_gaussian_likelihood_matches_scipy():

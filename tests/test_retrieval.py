@@ -95,11 +95,11 @@ def test_cache_holds_the_latest_means_of_retrieved_exemplars(setting):
     touched = torch.cdist(centres.detach(), means).argmin(1)
     torch.testing.assert_close(sampler.cache.means[touched], centres.detach())
     with torch.no_grad():
-        encoder.mean_head.bias.add_(1.0)  # the encoder moves on ...
+        encoder.head.mean.bias.add_(1.0)  # the encoder moves on ...
     sampler.cache.update(touched, encoder.mean(X[touched]))
     torch.testing.assert_close(sampler.cache.means[touched], encoder.mean(X[touched]).detach())
     with torch.no_grad():
-        encoder.mean_head.bias.sub_(1.0)
+        encoder.head.mean.bias.sub_(1.0)
 
 
 def test_a_step_writes_its_batch_and_neighbours_into_the_cache(setting):
@@ -110,13 +110,13 @@ def test_a_step_writes_its_batch_and_neighbours_into_the_cache(setting):
     sampler(encoder, batch_index, generator, z)  # first step: full refresh
     stale = cache.means.clone()
     with torch.no_grad():
-        encoder.mean_head.bias.add_(1.0)  # the encoder moves on between steps
+        encoder.head.mean.bias.add_(1.0)  # the encoder moves on between steps
     try:
         centres, _, _ = sampler(encoder, batch_index, generator, z)
         fresh = encoder.mean(X).detach()
     finally:
         with torch.no_grad():
-            encoder.mean_head.bias.sub_(1.0)
+            encoder.head.mean.bias.sub_(1.0)
     touched = torch.cdist(centres.detach(), fresh).argmin(1)
     torch.testing.assert_close(cache.means[batch_index], fresh[batch_index])
     torch.testing.assert_close(cache.means[touched], fresh[touched])

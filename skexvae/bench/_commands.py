@@ -14,6 +14,7 @@ from . import _figures
 from ._checkpoint import train_with_checkpoints
 from ._evaluate import KNN_K, evaluate_density, evaluate_knn, training_summary
 from ._protocol import (
+    ARCHITECTURES,
     BUDGETS,
     PAPER_KNN_ERROR_PERCENT,
     PAPER_LEAVE_ONE_OUT,
@@ -33,6 +34,7 @@ def run_density(
     *,
     budget="quick",
     priors=PRIORS,
+    architecture="mlp",
     out="skexvae-bench",
     n_seeds=1,
     score_neighbors=None,
@@ -42,16 +44,20 @@ def run_density(
     """Table 3: test log-likelihood of each prior, with its ELBO, active units and timing.
 
     Writes ``density.json``, ``density.md``, ``curves.png``, ``samples-<prior>.png``
-    and ``exemplar-conditioned.png`` under ``out``; returns the result dict.
+    and ``exemplar-conditioned.png`` under ``out`` (each name with ``-<architecture>``
+    for architectures other than the MLP); returns the result dict.
     """
+    _check_architecture(architecture)
     budget, splits, out = _setup(data_home, budget, max_epochs, out, echo)
-    variants = {prior: (prior, {}, PAPER_LOG_LIKELIHOOD[prior]) for prior in priors}
-    runs = _train(variants, budget, splits, out, n_seeds, echo)
+    paper = PAPER_LOG_LIKELIHOOD[architecture]
+    variants = {prior: (prior, {}, paper[prior]) for prior in priors}
+    runs = _train(variants, budget, splits, out, n_seeds, echo, architecture)
     rows = _density_rows(variants, runs, budget, splits, score_neighbors, echo)
-    result = _result("density", budget, n_seeds, rows)
+    result = _result("density", budget, n_seeds, rows, architecture)
     result["ranking"] = _ranking(rows, "log_likelihood", higher_is_better=True)
-    _write_figures(runs, splits, out, echo)
-    _write(out, "density", result, _density_markdown(result, "Table 3"), echo)
+    suffix = _suffix(architecture)
+    _write_figures(runs, splits, out, echo, suffix)
+    _write(out, f"density{suffix}", result, _density_markdown(result, "Table 3"), echo)
     return result
 
 
@@ -60,6 +66,7 @@ def run_knn(
     *,
     budget="quick",
     priors=PRIORS,
+    architecture="mlp",
     out="skexvae-bench",
     n_seeds=1,
     max_epochs=None,
@@ -67,11 +74,14 @@ def run_knn(
 ):
     """Table 4: kNN classification error on 40-D latents, and a t-SNE picture (Fig. 5).
 
-    Shares its trained models (checkpoints) with :func:`run_density`.
+    Shares its trained models (checkpoints) with :func:`run_density`. The paper
+    reports kNN errors for the MLP only; other architectures show no paper column.
     """
+    _check_architecture(architecture)
     budget, splits, out = _setup(data_home, budget, max_epochs, out, echo)
-    variants = {prior: (prior, {}, PAPER_KNN_ERROR_PERCENT[prior]) for prior in priors}
-    runs = _train(variants, budget, splits, out, n_seeds, echo)
+    paper = PAPER_KNN_ERROR_PERCENT.get(architecture, {})
+    variants = {prior: (prior, {}, paper.get(prior)) for prior in priors}
+    runs = _train(variants, budget, splits, out, n_seeds, echo, architecture)
     rows, latents = {}, {}
     for name, seeds in runs.items():
         echo(f"[bench] kNN error of {name}")
@@ -83,16 +93,18 @@ def run_knn(
         rows[name] = _aggregate(per_seed)
         rows[name]["training"] = describe_training(seeds[0][0])
         rows[name]["paper_knn_error_percent"] = variants[name][2]
-    result = _result("knn", budget, n_seeds, rows)
+    result = _result("knn", budget, n_seeds, rows, architecture)
     best = {n: min(r["knn_error_percent"].values()) for n, r in rows.items()}
     result["ranking"] = _ranking(
         {n: {"best_knn_error": v} for n, v in best.items()},
         "best_knn_error",
         higher_is_better=False,
     )
-    if _figures.embeddings(latents, splits.y_test[: budget.n_embedded], out / "embedding.png"):
-        echo(f"[bench] wrote {out / 'embedding.png'}")
-    _write(out, "knn", result, _knn_markdown(result), echo)
+    suffix = _suffix(architecture)
+    picture = out / f"embedding{suffix}.png"
+    if _figures.embeddings(latents, splits.y_test[: budget.n_embedded], picture):
+        echo(f"[bench] wrote {picture}")
+    _write(out, f"knn{suffix}", result, _knn_markdown(result), echo)
     return result
 
 
@@ -131,6 +143,16 @@ def run_ablation(
 
 
 # ------------------------------------------------------------------ training
+def _check_architecture(architecture):
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}.")
+
+
+def _suffix(architecture):
+    """File-name suffix of an architecture; the MLP's files keep their plain names."""
+    return "" if architecture == "mlp" else f"-{architecture}"
+
+
 def _setup(data_home, budget, max_epochs, out, echo):
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}.")
@@ -144,15 +166,16 @@ def _setup(data_home, budget, max_epochs, out, echo):
     return budget, splits, out
 
 
-def _train(variants, budget, splits, out, n_seeds, echo):
+def _train(variants, budget, splits, out, n_seeds, echo, architecture="mlp"):
     """``{name: [(vae, log) per seed]}``, each trained or resumed from its checkpoint."""
     runs = {}
     for name, (prior, overrides, _) in variants.items():
         runs[name] = []
         for seed in range(n_seeds):
-            echo(f"[bench] training {name}, seed {seed}")
-            vae = make_estimator(prior, budget, seed, **overrides)
-            path = out / "checkpoints" / budget.name / f"{_slug(name)}-seed{seed}.pkl"
+            echo(f"[bench] training {name} ({architecture}), seed {seed}")
+            vae = make_estimator(prior, budget, seed, architecture, **overrides)
+            file_name = f"{_slug(name)}{_suffix(architecture)}-seed{seed}.pkl"
+            path = out / "checkpoints" / budget.name / file_name
             runs[name].append(
                 train_with_checkpoints(vae, splits.X_train, splits.X_validation, budget, path, echo)
             )
@@ -202,24 +225,26 @@ def _ranking(rows, key, higher_is_better):
     return {"order": order, "paper_order": expected, "holds": order == expected}
 
 
-def _write_figures(runs, splits, out, echo):
+def _write_figures(runs, splits, out, echo, suffix=""):
     logs = {name: seeds[0][1] for name, seeds in runs.items()}
-    if _figures.learning_curves(logs, out / "curves.png"):
-        echo(f"[bench] wrote {out / 'curves.png'}")
+    if _figures.learning_curves(logs, out / f"curves{suffix}.png"):
+        echo(f"[bench] wrote {out / f'curves{suffix}.png'}")
     else:
         echo("[bench] curves skipped: matplotlib is not installed")
     for name, seeds in runs.items():
         vae = seeds[0][0]
-        _figures.sample_grid(vae, out / f"samples-{_slug(name)}.png")
+        _figures.sample_grid(vae, out / f"samples-{_slug(name)}{suffix}.png")
         if vae.prior == "exemplar":
-            _figures.exemplar_grid(vae, splits.X_train[:8], out / "exemplar-conditioned.png")
+            picture = out / f"exemplar-conditioned{suffix}.png"
+            _figures.exemplar_grid(vae, splits.X_train[:8], picture)
     echo(f"[bench] wrote sample grids under {out}")
 
 
 # ------------------------------------------------------------------- output
-def _result(command, budget, n_seeds, rows):
+def _result(command, budget, n_seeds, rows, architecture="mlp"):
     return {
         "command": command,
+        "architecture": architecture,
         "budget": budget.__dict__,
         "n_seeds": n_seeds,
         "machine": f"{platform.machine()}, torch {torch.__version__}, "
@@ -231,6 +256,7 @@ def _result(command, budget, n_seeds, rows):
 def _density_markdown(result, table):
     b = result["budget"]
     lines = [
+        f"Architecture `{result['architecture']}`. "
         f"Budget `{b['name']}`: {b['n_train']} training images, at most {b['max_epochs']} "
         f"epochs (KL warm-up {b['kl_warmup']}, patience {b['patience']}), "
         f"{result['n_seeds']} seed(s); {result['machine']}.",
@@ -264,6 +290,7 @@ def _knn_markdown(result):
     b = result["budget"]
     head = " | ".join(f"k = {k}" for k in KNN_K)
     lines = [
+        f"Architecture `{result['architecture']}`. "
         f"Budget `{b['name']}`: {b['n_train']} training images, {b['n_test']} test images, "
         f"{result['n_seeds']} seed(s); {result['machine']}.",
         "",
@@ -275,7 +302,8 @@ def _knn_markdown(result):
         cells = " | ".join(f"{errors[k]:.2f}" for k in KNN_K)
         best = min(errors.values())
         paper = r["paper_knn_error_percent"]
-        lines.append(f"| {name} | {r['training']} | {cells} | {paper:.2f} | {best - paper:+.2f} |")
+        versus = "— | —" if paper is None else f"{paper:.2f} | {best - paper:+.2f}"
+        lines.append(f"| {name} | {r['training']} | {cells} | {versus} |")
     lines += [
         "",
         "kNN test error (%) on the posterior means (`transform`) of the grey images, "

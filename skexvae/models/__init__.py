@@ -1,5 +1,7 @@
-"""PyTorch modules of the model: networks, likelihoods, priors and the VAE that joins them."""
+"""PyTorch modules of the model: networks, likelihoods, priors and the VAEs that join them."""
 
+from ._build import CONVOLUTIONAL, ONE_LEVEL, TWO_LEVEL, build_vae
+from ._conv import ConvDecoder, ConvEncoder, GatedConv2d
 from ._likelihoods import (
     LIKELIHOODS,
     BernoulliLikelihood,
@@ -8,19 +10,26 @@ from ._likelihoods import (
 )
 from ._networks import GatedDense, MLPDecoder, MLPEncoder, he_initialize
 from ._priors import ExemplarPrior, GaussianPrior, VampPrior, log_normal_diag
-from ._vae import VAE, build_vae
+from ._vae import VAE, TwoLevelVAE
 
 __all__ = [
+    "CONVOLUTIONAL",
     "LIKELIHOODS",
+    "ONE_LEVEL",
+    "TWO_LEVEL",
     "VAE",
     "BernoulliLikelihood",
+    "ConvDecoder",
+    "ConvEncoder",
     "DiscretizedLogisticLikelihood",
     "ExemplarPrior",
+    "GatedConv2d",
     "GatedDense",
     "GaussianLikelihood",
     "GaussianPrior",
     "MLPDecoder",
     "MLPEncoder",
+    "TwoLevelVAE",
     "VampPrior",
     "build_vae",
     "he_initialize",

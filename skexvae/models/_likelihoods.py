@@ -1,7 +1,9 @@
 """Observation models ``p(x|z)``: each turns the decoder's output into a log-density.
 
 A likelihood owns any parameters of its own (a learned per-feature scale) and says
-which inputs it can score; the decoder only produces one number per feature.
+which inputs it can score. ``n_params`` is how many numbers per feature it needs from
+the decoder: the decoder's output has ``n_params * n_features`` columns, one block of
+``n_features`` per parameter.
 """
 
 import math
@@ -21,6 +23,7 @@ class BernoulliLikelihood(nn.Module):
     """
 
     data_range = (0.0, 1.0)
+    n_params = 1
 
     def log_prob(self, x, logits):
         # The logits form avoids log(0) where sigmoid saturates in float32.
@@ -37,6 +40,7 @@ class GaussianLikelihood(nn.Module):
     """Gaussian with the decoder's output as mean and a learned per-feature scale."""
 
     data_range = (-math.inf, math.inf)
+    n_params = 1
     log_scale_range = (-7.0, 5.0)
 
     def __init__(self, n_features):
@@ -60,27 +64,28 @@ class GaussianLikelihood(nn.Module):
 
 
 class DiscretizedLogisticLikelihood(nn.Module):
-    """Discretized logistic over 256 grey levels ``k / 255`` (PixelCNN++ style).
+    """Discretized logistic over 256 levels ``k / 255`` (PixelCNN++ style), 8-bit pixels.
 
-    Inputs in ``[0, 1]`` are rounded to the nearest level. The two end bins take the
-    tails of the logistic, so the 256 probabilities sum to exactly one.
+    The decoder gives each pixel a location and a log-scale (``n_params = 2``), as the
+    VampPrior and Exemplar VAE code do for grey and colour images. Inputs in ``[0, 1]``
+    are rounded to the nearest level. The two end bins take the tails of the
+    logistic, so the 256 probabilities sum to exactly one.
     """
 
     data_range = (0.0, 1.0)
+    n_params = 2
     n_levels = 256
     log_scale_range = (-7.0, 2.0)
 
-    def __init__(self, n_features):
-        super().__init__()
-        self.log_scale = nn.Parameter(torch.full((n_features,), -2.0))
+    def _split(self, params):
+        loc, log_scale = params.chunk(2, dim=-1)
+        return loc, log_scale.clamp(*self.log_scale_range)
 
-    def _log_scale(self):
-        return self.log_scale.clamp(*self.log_scale_range)
-
-    def log_prob(self, x, loc):
+    def log_prob(self, x, params):
+        loc, log_scale = self._split(params)
         last = self.n_levels - 1
         x = torch.round(x * last) / last
-        inv_scale = torch.exp(-self._log_scale())
+        inv_scale = torch.exp(-log_scale)
         half_bin = 0.5 / last
         upper = (x + half_bin - loc) * inv_scale
         lower = (x - half_bin - loc) * inv_scale
@@ -93,13 +98,14 @@ class DiscretizedLogisticLikelihood(nn.Module):
         log_p = torch.where(x >= 1.0, log_sf_lower, log_p)
         return log_p.sum(-1)
 
-    def mean(self, loc):
-        return loc.clamp(0.0, 1.0)
+    def mean(self, params):
+        return self._split(params)[0].clamp(0.0, 1.0)
 
-    def sample(self, loc, generator=None):
+    def sample(self, params, generator=None):
+        loc, log_scale = self._split(params)
         u = torch.rand(loc.shape, generator=generator, dtype=loc.dtype, device=loc.device)
         u = u.clamp(1e-6, 1 - 1e-6)
-        x = loc + torch.exp(self._log_scale()) * (torch.log(u) - torch.log1p(-u))
+        x = loc + torch.exp(log_scale) * (torch.log(u) - torch.log1p(-u))
         last = self.n_levels - 1
         return torch.round(x.clamp(0.0, 1.0) * last) / last
 
@@ -107,5 +113,5 @@ class DiscretizedLogisticLikelihood(nn.Module):
 LIKELIHOODS = {
     "bernoulli": lambda n_features: BernoulliLikelihood(),
     "gaussian": GaussianLikelihood,
-    "logistic": DiscretizedLogisticLikelihood,
+    "logistic": lambda n_features: DiscretizedLogisticLikelihood(),
 }

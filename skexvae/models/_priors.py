@@ -57,6 +57,10 @@ class GaussianPrior(nn.Module):
     def log_prob(self, z, encoder=None):
         return -0.5 * (z**2 + _LOG_2PI).sum(-1)
 
+    def frozen(self, encoder=None):
+        """``z -> log p(z)`` for fixed weights (see :meth:`VampPrior.frozen`)."""
+        return self.log_prob
+
     def sample(self, n_samples, encoder=None, generator=None, device="cpu"):
         z = torch.randn(n_samples, self.n_components, generator=generator, device=device)
         return z, torch.zeros(n_samples, dtype=torch.long, device=device)
@@ -79,9 +83,17 @@ class VampPrior(nn.Module):
         return len(self.pseudo_inputs)  # log_prob's (rows, K) component matrix
 
     def log_prob(self, z, encoder):
+        return _mixture_log_prob(z, *encoder(self.pseudo_inputs))
+
+    @torch.no_grad()
+    def frozen(self, encoder):
+        """``z -> log p(z)`` for fixed weights, the pseudo-inputs encoded once.
+
+        Scoring calls the prior on many chunks; re-encoding K pseudo-inputs for each
+        dominated the time with a convolutional encoder.
+        """
         means, log_vars = encoder(self.pseudo_inputs)
-        log_components = log_normal_diag_pairs(z, means, log_vars)
-        return logsumexp(log_components, dim=1) - math.log(len(means))
+        return lambda z: _mixture_log_prob(z, means, log_vars)
 
     def sample(self, n_samples, encoder, generator=None, device="cpu"):
         index = torch.randint(
@@ -90,6 +102,11 @@ class VampPrior(nn.Module):
         means, log_vars = encoder(self.pseudo_inputs[index])
         noise = torch.randn(means.shape, generator=generator, device=device)
         return means + noise * torch.exp(0.5 * log_vars), index
+
+
+def _mixture_log_prob(z, means, log_vars):
+    log_components = log_normal_diag_pairs(z, means, log_vars)
+    return logsumexp(log_components, dim=1) - math.log(len(means))
 
 
 class ExemplarPrior(nn.Module):
