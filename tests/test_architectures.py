@@ -53,6 +53,8 @@ def test_shapes_and_iwae_above_elbo(binary_digits, architecture, prior):
     X_new, component = vae.sample(5, random_state=0)
     assert X_new.shape == (5, 64) and set(np.unique(X_new)) <= {0.0, 1.0}
     assert component.shape == (5,)
+    X_near, source = vae.sample_from_exemplars(X_test[:2], n_samples=3, random_state=0)
+    assert X_near.shape == (6, 64) and source.tolist() == [0, 0, 0, 1, 1, 1]
     # Each seed shares its draws across rows: average the noisy S = 1 bound over many.
     elbo = np.mean([_score(vae, X_test, 1, seed) for seed in range(30)])
     iwae = np.mean([_score(vae, X_test, 100, seed) for seed in range(3)])
