@@ -266,3 +266,16 @@ def test_pickle_of_an_incompatible_network_is_a_clear_error(binary_digits):
     state["_model_state"] = weights
     with pytest.raises(ValueError, match="incompatible skexvae version"):
         ExemplarVAE().__setstate__(state)
+
+
+@pytest.mark.parametrize("architecture", ["hvae", "convhvae"])
+def test_early_stopping_and_knn_scoring_with_two_latent_layers(binary_digits, architecture):
+    vae = ExemplarVAE(
+        architecture=architecture, max_iter=2, early_stopping=True, random_state=0, **SMALL
+    ).fit(binary_digits[:200])
+    assert len(vae.validation_scores_) == 2 and np.isfinite(vae.validation_scores_).all()
+    X = binary_digits[300:330]
+    exact = vae.score_samples(X)
+    nearest = vae.set_params(score_neighbors=5).score_samples(X)
+    # Fewer exemplars in the prior's sum, the same draws: a lower bound, row by row.
+    assert (nearest <= exact + 1e-4).all() and (nearest < exact - 1e-3).any()
