@@ -499,13 +499,13 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return max(1, min(int(round(self.M * n_train)), largest))
 
     def _check_hidden_layer_sizes(self):
-        sizes = np.ravel(np.asarray(self.hidden_layer_sizes, dtype=object))
-        if len(sizes) == 0 or not all(isinstance(s, Integral) and s > 0 for s in sizes):
+        sizes = _positive_ints(self.hidden_layer_sizes)
+        if not sizes:
             raise ValueError(
                 "hidden_layer_sizes must be a non-empty sequence of positive integers, "
                 f"got {self.hidden_layer_sizes!r}."
             )
-        return tuple(int(s) for s in sizes)
+        return sizes
 
     def _resolve_image_shape(self, n_features):
         """``image_shape`` as a tuple that matches ``n_features`` (None for MLPs)."""
@@ -519,13 +519,12 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                     f"height, width): X has {n_features} features, not a square grey image."
                 )
             return (1, side, side)
-        shape = np.ravel(np.asarray(self.image_shape, dtype=object))
-        if len(shape) != 3 or not all(isinstance(s, Integral) and s > 0 for s in shape):
+        shape = _positive_ints(self.image_shape)
+        if shape is None or len(shape) != 3:
             raise ValueError(
                 "image_shape must be three positive integers (channels, height, width), "
                 f"got {self.image_shape!r}."
             )
-        shape = tuple(int(s) for s in shape)
         if math.prod(shape) != n_features:
             raise ValueError(
                 f"image_shape={shape} has {math.prod(shape)} values per image, but X has "
@@ -866,6 +865,14 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                     f"version or altered. {str(exc).splitlines()[0]}"
                 ) from exc
             self.model_ = model.to(self.device_).eval()
+
+
+def _positive_ints(values):
+    """``values`` as a tuple of ints, or None if any of them is not a positive integer."""
+    flat = np.ravel(np.asarray(values, dtype=object))
+    if not all(isinstance(v, Integral) and v > 0 for v in flat):
+        return None
+    return tuple(int(v) for v in flat)
 
 
 def _to_cpu(obj):
