@@ -40,8 +40,8 @@ def exact_step_seconds(X, M, n_steps=5):
     """Seconds per training step of the exact prior with an M-subset (one epoch is N/100 steps)."""
     _, vae = timed_fit(X[:500], M=10)  # any fitted model: the step cost does not depend on it
     model, Xt = vae.model_, torch.from_numpy(X)
-    sampler = ExemplarSubsampler(Xt, M, True)
     generator = torch.Generator().manual_seed(0)
+    sampler = ExemplarSubsampler(Xt, M, True, generator)
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
     times = []
     for _ in range(n_steps + 1):

@@ -16,15 +16,17 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from ._distributed import SINGLE_PROCESS, join_process_group, rank_device
 from ._objective import (
     ExemplarSubsampler,
+    TrainingObjective,
     encode_means,
     full_log_prior,
     iwae,
     knn_log_prior,
-    training_loss,
 )
 from ._progress import ThrottledProgress
+from ._rows import MappedRows, file_reference, is_mapped, open_reference
 from ._training import adam, train
 from .models import CONVOLUTIONAL, ONE_LEVEL, TWO_LEVEL, build_vae, he_initialize
 from .models._build import check_user_networks
@@ -149,6 +151,16 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     device : str, default="auto"
         Torch device, e.g. ``"cpu"`` or ``"cuda:0"``; ``"auto"`` takes a GPU when one
         is available.
+    distributed : bool, default=False
+        Train data-parallel, one rank per process, with ``torch.distributed``
+        (``DistributedDataParallel``; gloo on CPU, nccl on CUDA, where each rank
+        takes ``cuda:LOCAL_RANK``). Launch the script that calls ``fit`` with
+        ``torchrun --nproc-per-node W script.py``; every rank calls ``fit`` with the
+        same data and parameters. Each global minibatch of ``batch_size`` rows is
+        split across the ranks, so W ranks take the same optimisation steps as one
+        process, with the step's exemplar encoding and the RAT cache shared between
+        them (see the scale-out guide). Every rank ends with the same fitted model.
+        A process group the script initialised itself is used as it is.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batches, binarization, exemplar subsets and the
         Monte Carlo draws of :meth:`score_samples` and :meth:`sample`.
@@ -161,8 +173,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     ----------
     model_ : skexvae.models.VAE or skexvae.models.TwoLevelVAE
         The trained PyTorch module.
-    exemplars_ : ndarray of shape (n_exemplars, n_features), float32
-        Exemplars of the prior; replace them with :meth:`set_exemplars`.
+    exemplars_ : ndarray of shape (n_exemplars, n_features)
+        Exemplars of the prior, float32; replace them with :meth:`set_exemplars`.
+        When ``fit`` was given a ``numpy.memmap`` this is that memmap, not a copy,
+        and a pickle of the estimator stores its file's path, not its contents.
     sigma_ : float or None
         Standard deviation of the exemplar prior's kernels, learned or fixed (None for
         the other priors).
@@ -236,6 +250,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
+        "distributed": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -270,6 +285,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         n_iter_no_change=10,
         n_importance_samples=1000,
         device="auto",
+        distributed=False,
         random_state=None,
         verbose=0,
     ):
@@ -300,6 +316,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.n_iter_no_change = n_iter_no_change
         self.n_importance_samples = n_importance_samples
         self.device = device
+        self.distributed = distributed
         self.random_state = random_state
         self.verbose = verbose
 
@@ -312,7 +329,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data, at least 2 rows; in [0, 1] for the bernoulli and logistic
-            likelihoods.
+            likelihoods. A ``numpy.memmap`` (e.g. ``np.load(path, mmap_mode="r")``)
+            is never loaded whole: it is checked in one pass and its rows are read
+            as batches need them; the latent cache of RAT (N x n_components) is
+            then the only per-exemplar state in memory.
         y : Ignored
             Not used, present for API consistency.
 
@@ -325,14 +345,27 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X = self._validate_inputs(X, reset=not warm, copy=True)
         hidden = self._check_hidden_layer_sizes()
         binarize = self._resolve_binarize()
-        rng = check_random_state(self.random_state)
         if not warm:
             self.device_ = _resolve_device(self.device)
+        if not self.distributed:
+            return self._fit(X, hidden, binarize, warm, SINGLE_PROCESS)
+        self.device_ = rank_device(self.device_)
+        group = join_process_group(self.device_)
+        try:
+            return self._fit(X, hidden, binarize, warm, group)
+        finally:
+            group.close()
+
+    def _fit(self, X, hidden, binarize, warm, group):
+        rng = check_random_state(self.random_state)
+        if group.world_size > 1 and not isinstance(self.random_state, Integral):
+            # Every rank must draw the same batches and subsets: take rank 0's stream.
+            rng = np.random.RandomState(group.agree_on_seed(rng.randint(2**31)))
         generator = _torch_generator(rng, self.device_)
 
-        X_all = torch.from_numpy(X).to(self.device_)
+        X_all = self._to_tensor(X)
         train_rows, val_rows = self._split_validation(len(X), rng)
-        X_train = X_all[train_rows]
+        X_train = _select_rows(X_all, train_rows)
         self.M_ = self._resolve_M(len(X_train))
         spec = {
             "n_features": X.shape[1],
@@ -358,26 +391,32 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         optimizer = adam(self.model_.parameters(), lr=self.learning_rate_init)
         if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state)
-        subsampler = self._exemplar_subsampler(X_train, rng)
+        subsampler = self._exemplar_subsampler(X_train, rng, generator, group)
+        # Each rank draws its own latent and binarization noise; one process draws
+        # everything from one stream.
+        noise = _rank_generator(generator, group)
+        objective = group.wrap(TrainingObjective(self.model_, noise, subsampler))
 
         def step_loss(batch, beta):
-            x, index = batch
-            return training_loss(self.model_, x, index, beta, generator, subsampler)
+            x, index, weight = batch
+            loss, reconstruction, kl = objective(x, index, beta)
+            return loss * weight, reconstruction, kl
 
         validate = None
         if self.early_stopping:
-            validate = self._validation_score(X_all[val_rows], X_train, binarize, generator)
+            validate = self._validation_score(X_all[val_rows], X_train, binarize, generator, group)
         history = train(
             self.model_,
             optimizer,
-            _minibatches(X_train, self.batch_size, binarize, generator),
+            _minibatches(X_train, self.batch_size, binarize, generator, noise, group),
             step_loss,
             max_iter=self.max_iter,
             first_epoch=self.n_iter_ if warm else 0,
             kl_warmup=self.kl_warmup,
             validate=validate,
             n_iter_no_change=self.n_iter_no_change,
-            report=self._print_progress if self.verbose else None,
+            report=self._print_progress if self.verbose and group.rank == 0 else None,
+            average=group.average,
         )
         self.exemplars_ = X
         self._optimizer_state = optimizer.state_dict()
@@ -393,22 +432,26 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 "changed since the last fit; set warm_start=False to fit a new model."
             )
 
-    def _exemplar_subsampler(self, X_train, rng):
+    def _exemplar_subsampler(self, X_train, rng, generator, group):
         """Exact M-subsets, or RAT over a latent cache when ``n_neighbors`` is set."""
         self.index_ = None
         if self.prior != "exemplar":
             return None
         if self.n_neighbors is None:
-            return ExemplarSubsampler(X_train, self.M_, self.leave_one_out)
+            return ExemplarSubsampler(X_train, self.M_, self.leave_one_out, generator, group)
         self.index_ = make_index(
-            self.index, len(X_train), random_state=rng.randint(2**31), verbose=self.verbose
+            self.index,
+            len(X_train),
+            random_state=rng.randint(2**31),
+            verbose=self.verbose,
+            search=False,
         )
         refresh_every = (
             math.ceil(len(X_train) / self.batch_size)
             if self.index_refresh == "epoch"
             else self.index_refresh
         )
-        cache = LatentCache(len(X_train), self.n_components, self.device_)
+        cache = LatentCache(len(X_train), self.n_components, self.device_, group)
         return RetrievalSubsampler(
             X_train,
             self.M_,
@@ -417,10 +460,15 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self.index_,
             cache,
             refresh_every,
+            generator,
         )
 
-    def _validation_score(self, X_val, X_train, binarize, generator):
-        """The early-stopping score: ELBO of the held-out rows, training exemplars as prior."""
+    def _validation_score(self, X_val, X_train, binarize, generator, group):
+        """The early-stopping score: ELBO of the held-out rows, training exemplars as prior.
+
+        Ranks score their share of the rows and agree on the mean, so that they stop
+        at the same epoch.
+        """
         if binarize == "dynamic":
             X_val = torch.bernoulli(X_val, generator=generator)
         # Fixed draws, one per row: epochs are compared on the same noise, and the rows'
@@ -428,10 +476,15 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         noise = torch.randn(
             len(X_val), 1, self.model_.noise_dim, generator=generator, device=self.device_
         )
+        mine = group.shard(torch.arange(len(X_val), device=self.device_))
 
         def score():
-            log_prior = full_log_prior(self.model_, self._exemplar_means(X_train))
-            return float(iwae(self.model_, X_val, noise, log_prior).mean())
+            centres = None
+            if self.model_.uses_exemplars:
+                centres = encode_means(self.model_.encoder, X_train, group)
+            log_prior = full_log_prior(self.model_, centres)
+            total = iwae(self.model_, X_val[mine], noise[mine], log_prior).sum()
+            return group.mean(total, len(X_val))
 
         return score
 
@@ -741,7 +794,8 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        X = self._to_tensor(self._validate_inputs(X, reset=False))
+        # Read whole: the output holds n_samples rows per input anyway.
+        X = self._to_tensor(np.asarray(self._validate_inputs(X, reset=False)))
         generator = self._sampling_generator(random_state)
         source = torch.arange(len(X), device=self.device_).repeat_interleave(n_samples)
         with torch.no_grad():
@@ -780,22 +834,26 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # ------------------------------------------------------------- helpers
     def _validate_inputs(self, X, reset, copy=False):
-        X = validate_data(
+        """The checked float array; a memory-mapped ``X`` is checked in place and returned."""
+        mapped = is_mapped(X)
+        X_checked = validate_data(
             self,
             X,
             reset=reset,
-            dtype=np.float32,
-            copy=copy,
+            # A memmap keeps its float dtype and is never copied: its rows are read
+            # (and cast to float32) batch by batch.
+            dtype=[np.float32, np.float64] if mapped else np.float32,
+            copy=copy and not mapped,
             ensure_min_samples=2 if reset else 1,
         )
         low, high = self._data_range()
-        if X.size and (X.min() < low or X.max() > high):
+        if X_checked.size and (X_checked.min() < low or X_checked.max() > high):
             raise ValueError(
                 f"likelihood={self.likelihood!r} needs inputs in [{low:g}, {high:g}], got "
-                f"values in [{X.min():g}, {X.max():g}]. Rescale the data (e.g. with "
-                "MinMaxScaler) or use likelihood='gaussian'."
+                f"values in [{X_checked.min():g}, {X_checked.max():g}]. Rescale the data "
+                "(e.g. with MinMaxScaler) or use likelihood='gaussian'."
             )
-        return X
+        return X if mapped else X_checked
 
     def _data_range(self):
         if self.likelihood == "gaussian":
@@ -803,7 +861,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return 0.0, 1.0
 
     def _to_tensor(self, X):
-        # torch refuses read-only arrays (memmaps, broadcast views) without a copy.
+        """All rows as a tensor on the device, or, for a memmap, a reader of its rows."""
+        if is_mapped(X):
+            return MappedRows(X, self.device_)
+        # torch refuses read-only arrays (broadcast views) without a copy.
         if not X.flags.writeable:
             X = X.copy()
         return torch.from_numpy(X).to(self.device_)
@@ -848,10 +909,18 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
         if "_generator_state" in state:
             state["_generator_state"] = state["_generator_state"].cpu()
+        reference = file_reference(state.get("exemplars_"))
+        if reference is not None:
+            # A memory-mapped exemplar set travels as its file's path, not its contents.
+            del state["exemplars_"]
+            state["_exemplars_file"] = reference
         return state
 
     def __setstate__(self, state):
         model_state = state.pop("_model_state", None)
+        reference = state.pop("_exemplars_file", None)
+        if reference is not None:
+            state["exemplars_"] = open_reference(reference)
         super().__setstate__(state)
         if model_state is not None:
             self.device_ = _resolve_device(str(self.device_), fallback=True)
@@ -886,22 +955,43 @@ def _to_cpu(obj):
     return obj
 
 
-def _minibatches(X, batch_size, binarize, generator):
-    """``epoch -> iterator`` of shuffled ``(x, row_index)`` minibatches of ``X``.
+def _select_rows(X, rows):
+    """Rows of a tensor, or a view on rows of a :class:`MappedRows` (nothing read)."""
+    if isinstance(rows, slice) and rows == slice(None):
+        return X
+    return X.subset(rows) if isinstance(X, MappedRows) else X[rows]
 
-    With dynamic binarization every epoch draws fresh binary inputs from the grey
-    values (the exemplars themselves stay grey).
+
+def _minibatches(X, batch_size, binarize, generator, noise, group):
+    """``epoch -> iterator`` of shuffled ``(x, row_index, weight)`` minibatches of ``X``.
+
+    ``generator`` shuffles (the same order on every rank); each rank takes its share
+    of every global batch, weighted so that the ranks' mean gradient is that of the
+    global batch's mean loss. A last batch with fewer rows than ranks is skipped.
+    With dynamic binarization every epoch draws fresh binary inputs (from ``noise``)
+    from the grey values; the exemplars themselves stay grey.
     """
 
     def epoch_batches(epoch):
         order = torch.randperm(len(X), generator=generator, device=X.device)
-        for index in order.split(batch_size):
+        for batch in order.split(batch_size):
+            if len(batch) < group.world_size:
+                continue
+            index = group.shard(batch)
             x = X[index]
             if binarize == "dynamic":
-                x = torch.bernoulli(x, generator=generator)
-            yield x, index
+                x = torch.bernoulli(x, generator=noise)
+            yield x, index, len(index) * group.world_size / len(batch)
 
     return epoch_batches
+
+
+def _rank_generator(generator, group):
+    """The generator of this rank's own noise: ``generator`` itself in one process."""
+    if group.world_size == 1:
+        return generator
+    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+    return torch.Generator(device=generator.device).manual_seed(seed + group.rank)
 
 
 def _resolve_device(device, fallback=False):

@@ -11,7 +11,9 @@ and the number of samples.
 import math
 
 import torch
+from torch import nn
 
+from ._distributed import SINGLE_PROCESS
 from .models._numerics import logsumexp
 
 # Largest intermediate tensor (elements) an evaluation chunk may create: 16 MiB in float32.
@@ -36,24 +38,30 @@ class ExemplarSubsampler:
 
     Parameters
     ----------
-    X : Tensor of shape (N, n_features)
+    X : Tensor of shape (N, n_features) or MappedRows
         The training exemplars; ``batch_index`` in :meth:`__call__` indexes its rows.
     M : int
         Subset size: ``1 <= M <= N - 1`` with leave-one-out, ``M <= N`` without.
     leave_one_out : bool
+    generator : torch.Generator
+        Draws the subsets; in data-parallel training all ranks share its stream.
+    group : ProcessGroup, optional
+        Data-parallel ranks, which split the encoding of each subset.
     """
 
-    def __init__(self, X, M, leave_one_out):
+    def __init__(self, X, M, leave_one_out, generator, group=SINGLE_PROCESS):
         self.X = X
         self.M = M
         self.leave_one_out = leave_one_out
+        self.generator = generator
+        self.group = group
 
-    def __call__(self, encoder, batch_index, generator, z=None):
+    def __call__(self, encoder, batch_index, z=None):
         """``(centres, exclude, n_total)`` for the prior of this step's batch."""
         n = len(self.X)
         n_drawn = self.M + 1 if self.leave_one_out else self.M
-        subset = torch.randperm(n, generator=generator, device=self.X.device)[:n_drawn]
-        centres = encoder.mean(self.X[subset])
+        subset = torch.randperm(n, generator=self.generator, device=self.X.device)[:n_drawn]
+        centres = self.group.encode_rows(encoder.mean, self.X, subset)
         if not self.leave_one_out:
             return centres, None, self.M
         # Column of each exemplar in this draw, or the spare last column for those not
@@ -64,11 +72,15 @@ class ExemplarSubsampler:
 
 
 def training_loss(model, x, batch_index, beta, generator, subsampler=None):
-    """Negative beta-weighted bound of one minibatch, and its mean parts for reporting."""
+    """Negative beta-weighted bound of one minibatch, and its mean parts for reporting.
+
+    ``generator`` draws the latent noise; ``subsampler`` (exemplar prior) draws the
+    step's exemplars from its own stream.
+    """
     mean, log_var = model.encoder(x)
     z = reparameterize(mean, log_var, generator)
     log_prior = (
-        model.log_prior(z, *subsampler(model.encoder, batch_index, generator, z))
+        model.log_prior(z, *subsampler(model.encoder, batch_index, z))
         if model.uses_exemplars
         else model.log_prior(z)
     )
@@ -80,16 +92,30 @@ def training_loss(model, x, batch_index, beta, generator, subsampler=None):
     return loss, reconstruction.detach().mean(), kl.detach().mean()
 
 
+class TrainingObjective(nn.Module):
+    """:func:`training_loss` as a module, so that ``DistributedDataParallel`` can wrap it."""
+
+    def __init__(self, model, generator, subsampler=None):
+        super().__init__()
+        self.model = model
+        self.generator = generator
+        self.subsampler = subsampler
+
+    def forward(self, x, batch_index, beta):
+        return training_loss(self.model, x, batch_index, beta, self.generator, self.subsampler)
+
+
 @torch.no_grad()
-def encode_means(encoder, X):
-    """``mu(x)`` for every row of ``X``, in chunks.
+def encode_means(encoder, X, group=SINGLE_PROCESS):
+    """``mu(x)`` for every row of ``X`` (a tensor or MappedRows), in chunks.
 
     An encoder whose activations are wider than its input (a convolutional one) says
-    so in ``elements_per_row``.
+    so in ``elements_per_row``. With a data-parallel ``group`` each rank encodes a
+    part and every rank gets the whole.
     """
     width = getattr(encoder, "elements_per_row", X.shape[1])
     rows = max(1, ELEMENT_BUDGET // max(width, 1))
-    return torch.cat([encoder.mean(chunk) for chunk in X.split(rows)])
+    return group.encode_all(encoder.mean, X, rows)
 
 
 def full_log_prior(model, centres=None):

@@ -84,6 +84,7 @@ def train(
     validate=None,
     n_iter_no_change=10,
     report=None,
+    average=None,
 ):
     """Run up to ``max_iter`` epochs; return the list of :class:`EpochReport`.
 
@@ -104,6 +105,9 @@ def train(
         best weights are restored at the end.
     report : callable, optional
         Called with each epoch's :class:`EpochReport`.
+    average : callable, optional
+        Maps the epoch's mean ``(loss, reconstruction, kl)`` tensor to the mean over
+        data-parallel ranks, so that every rank reports the same figures.
     """
     parameters = [p for p in module.parameters() if p.requires_grad]
     stopper = EarlyStopping(n_iter_no_change) if validate is not None else None
@@ -122,7 +126,10 @@ def train(
             # Summed on the device: one host transfer per epoch, not per step.
             totals = totals + torch.stack([loss.detach(), reconstruction, kl])
             n_batches += 1
-        means = (totals / max(n_batches, 1)).tolist()
+        means = totals / max(n_batches, 1)
+        if average is not None:
+            means = average(means)
+        means = means.tolist()
         entry = EpochReport(epoch, *means, beta=beta, seconds=0.0)
         stop = False
         if stopper is not None:

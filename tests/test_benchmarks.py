@@ -1,4 +1,7 @@
-"""Smoke runs of the benchmarks (speed against pythae, architectures): harness, not timings."""
+"""Smoke runs of the benchmarks (speed against pythae, architectures, scale-out).
+
+They check the harness, not the timings.
+"""
 
 import importlib.util
 import json
@@ -18,9 +21,10 @@ needs_real_mnist = pytest.mark.skipif(
 )
 
 
-def run_quick(script, out):
+def run_quick(script, out, *arguments):
+    quick = ["--quick", "--data-home", str(REAL_MNIST), "--out", str(out)]
     subprocess.run(
-        [sys.executable, script, "--quick", "--data-home", str(REAL_MNIST), "--out", str(out)],
+        [sys.executable, script, *arguments, *quick],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -69,3 +73,42 @@ def test_architecture_benchmark_quick_run_times_every_pair(tmp_path):
         )
     assert result["colour"]["parameters"] > 0
     assert "convhvae" in (tmp_path / "architectures-quick.md").read_text()
+
+
+@pytest.mark.slow
+@needs_real_mnist
+def test_scaleout_search_quick_run_compares_every_engine(tmp_path):
+    run_quick("benchmarks/scaleout.py", tmp_path, "search")
+    runs = json.loads((tmp_path / "scaleout-search-quick.json").read_text())["runs"]
+    assert [run["engine"].split(",")[0].split(" ")[0] for run in runs] == [
+        "n_jobs=1",
+        "Dask",
+        "Dask",
+        "Ray",
+        "joblib",
+    ]
+    for run in runs[1:]:
+        assert run["same_best_params"] and run["same_scores_rtol_1e-4"]
+        assert run["speedup"] == pytest.approx(runs[0]["seconds"] / run["seconds"])
+
+
+@pytest.mark.slow
+@needs_real_mnist
+def test_scaleout_ddp_quick_run_trains_one_and_two_ranks(tmp_path):
+    run_quick("benchmarks/scaleout.py", tmp_path, "ddp")
+    runs = json.loads((tmp_path / "scaleout-ddp-quick.json").read_text())["runs"]
+    assert [(run["ranks"], run["threads_per_rank"] == 1) for run in runs[:3]][1:] == [
+        (1, True),
+        (2, True),
+    ]
+    assert {run["world_size"] for run in runs} == {1, 2}
+    for run in runs:
+        assert run["seconds"] > 0 and run["elbo"] < 0 and len(run["loss_curve"]) == 1
+
+
+@pytest.mark.slow
+def test_scaleout_memmap_quick_run_fits_from_the_file(tmp_path):
+    run_quick("benchmarks/scaleout.py", tmp_path, "memmap")
+    (run,) = json.loads((tmp_path / "scaleout-memmap-quick.json").read_text())["runs"]
+    assert run["exemplars_is_memmap"]
+    assert run["peak_rss_mib"] >= run["peak_anon_mib"] > 0

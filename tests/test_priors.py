@@ -110,11 +110,10 @@ class _IdentityMean(torch.nn.Module):
 def test_subsampler_size_and_leave_one_out_mask(leave_one_out):
     n, m = 40, 15
     X = torch.arange(n, dtype=torch.float32).unsqueeze(1)  # row i encodes to i
-    sampler = ExemplarSubsampler(X, m, leave_one_out)
-    generator = torch.Generator().manual_seed(0)
+    sampler = ExemplarSubsampler(X, m, leave_one_out, torch.Generator().manual_seed(0))
     batch = torch.arange(n)
     for _ in range(20):
-        centres, exclude, _ = sampler(_IdentityMean(), batch, generator)
+        centres, exclude, _ = sampler(_IdentityMean(), batch)
         ids = centres.squeeze(1).long().tolist()
         assert len(set(ids)) == len(ids)  # drawn without replacement
         if not leave_one_out:
@@ -131,11 +130,10 @@ def test_subsampler_size_and_leave_one_out_mask(leave_one_out):
 def test_subsampler_gives_each_row_a_uniform_subset_of_the_others():
     n, m, draws = 12, 4, 3000
     X = torch.arange(n, dtype=torch.float32).unsqueeze(1)
-    sampler = ExemplarSubsampler(X, m, True)
-    generator = torch.Generator().manual_seed(0)
+    sampler = ExemplarSubsampler(X, m, True, torch.Generator().manual_seed(0))
     counts = torch.zeros(n)
     for _ in range(draws):
-        centres, exclude, _ = sampler(_IdentityMean(), torch.tensor([0]), generator)
+        centres, exclude, _ = sampler(_IdentityMean(), torch.tensor([0]))
         keep = torch.ones(m + 1, dtype=torch.bool)
         keep[exclude[0]] = False
         counts[centres.squeeze(1).long()[keep]] += 1

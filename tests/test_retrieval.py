@@ -35,15 +35,16 @@ def setting():
 def rat_step(setting, index, seed=0, leave_one_out=True, k=K):
     X, encoder, batch_index, z = setting
     cache = LatentCache(N, DZ)
-    sampler = RetrievalSubsampler(X, M, leave_one_out, k, index, cache, refresh_every=100)
-    out = sampler(encoder, batch_index, torch.Generator().manual_seed(seed), z)
+    generator = torch.Generator().manual_seed(seed)
+    sampler = RetrievalSubsampler(X, M, leave_one_out, k, index, cache, 100, generator)
+    out = sampler(encoder, batch_index, z)
     return sampler, out
 
 
 def exact_step(setting, seed=0, leave_one_out=True):
     X, encoder, batch_index, z = setting
-    sampler = ExemplarSubsampler(X, M, leave_one_out)
-    return sampler(encoder, batch_index, torch.Generator().manual_seed(seed), z)
+    sampler = ExemplarSubsampler(X, M, leave_one_out, torch.Generator().manual_seed(seed))
+    return sampler(encoder, batch_index, z)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -105,14 +106,14 @@ def test_cache_holds_the_latest_means_of_retrieved_exemplars(setting):
 def test_a_step_writes_its_batch_and_neighbours_into_the_cache(setting):
     X, encoder, batch_index, z = setting
     cache = LatentCache(N, DZ)
-    sampler = RetrievalSubsampler(X, M, True, K, ExactIndex(), cache, refresh_every=100)
     generator = torch.Generator().manual_seed(0)
-    sampler(encoder, batch_index, generator, z)  # first step: full refresh
+    sampler = RetrievalSubsampler(X, M, True, K, ExactIndex(), cache, 100, generator)
+    sampler(encoder, batch_index, z)  # first step: full refresh
     stale = cache.means.clone()
     with torch.no_grad():
         encoder.head.mean.bias.add_(1.0)  # the encoder moves on between steps
     try:
-        centres, _, _ = sampler(encoder, batch_index, generator, z)
+        centres, _, _ = sampler(encoder, batch_index, z)
         fresh = encoder.mean(X).detach()
     finally:
         with torch.no_grad():
@@ -163,6 +164,16 @@ def test_pynndescent_agrees_with_exact(clustered_cache):
     assert allowed[lookup[lookup >= 0]].all()
     pairs = zip(lookup.tolist(), exact_rows.tolist(), strict=True)
     assert np.mean([len(set(a) & set(e)) / 10 for a, e in pairs]) >= 0.9
+
+
+def test_training_index_keeps_only_the_neighbour_table(clustered_cache):
+    rows = torch.arange(0, len(clustered_cache), 37)
+    z = clustered_cache[rows] + 0.05
+    kept = NNDescentIndex(random_state=0).build(clustered_cache)
+    lean = NNDescentIndex(keep_graph=False, random_state=0).build(clustered_cache)
+    assert lean._graph is None and lean._neighbour_table.dtype == torch.int32
+    assert torch.equal(lean.query(z, 10, near_rows=rows), kept.query(z, 10, near_rows=rows))
+    assert torch.equal(lean.query(z, 10), kept.query(z, 10))  # a search rebuilds the graph
 
 
 def test_index_survives_pickling(clustered_cache):

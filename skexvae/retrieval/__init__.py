@@ -8,7 +8,7 @@ small interface (:class:`KNNIndex`): ``build(cache)`` and ``query(z, k, allowed)
 from ._base import AUTO_EXACT_MAX_N, SCORING_EXACT_MAX_N, KNNIndex, make_index
 from ._cache import LatentCache
 from ._exact import ExactIndex, exact_knn
-from ._nndescent import NNDescentIndex
+from ._nndescent import NNDescentIndex, warm_up_pynndescent
 from ._rat import RetrievalSubsampler
 
 __all__ = [
@@ -21,4 +21,5 @@ __all__ = [
     "RetrievalSubsampler",
     "exact_knn",
     "make_index",
+    "warm_up_pynndescent",
 ]

@@ -35,11 +35,14 @@ class KNNIndex:
         raise NotImplementedError
 
 
-def make_index(kind, n_exemplars, random_state=None, verbose=0, exact_max_n=AUTO_EXACT_MAX_N):
+def make_index(
+    kind, n_exemplars, random_state=None, verbose=0, exact_max_n=AUTO_EXACT_MAX_N, search=True
+):
     """The backend for ``index=kind``: ``"auto"``, ``"exact"`` or ``"pynndescent"``.
 
     ``"auto"`` is exact up to ``exact_max_n`` exemplars (the training crossover by
-    default; scoring passes ``SCORING_EXACT_MAX_N``).
+    default; scoring passes ``SCORING_EXACT_MAX_N``). ``search=False`` says that
+    queries will come with ``near_rows`` (RAT training), so a graph need not be kept.
     """
     from ._exact import ExactIndex
     from ._nndescent import NNDescentIndex
@@ -48,4 +51,4 @@ def make_index(kind, n_exemplars, random_state=None, verbose=0, exact_max_n=AUTO
         kind = "exact" if n_exemplars <= exact_max_n else "pynndescent"
     if kind == "exact":
         return ExactIndex()
-    return NNDescentIndex(random_state=random_state, verbose=verbose)
+    return NNDescentIndex(keep_graph=search, random_state=random_state, verbose=verbose)

@@ -39,6 +39,13 @@ class NNDescentIndex(KNNIndex):
         (44 candidates, 100 queries): 0.0 gives recall@10 0.07 in 0.7 ms, 0.05 gives
         0.96 in 4.9 ms, 0.1 gives 0.99 in 8 ms. Queries far from the cache (latent
         samples early in training) cost much more with a larger slack (72 ms at 0.1).
+    keep_graph : bool, default=True
+        Keep pynndescent's graph after ``build``, for searches from arbitrary points.
+        RAT training only looks up the neighbours of cache rows (``near_rows``) and
+        passes False: between rebuilds it then holds the neighbour table alone
+        (N x graph_degree int32), not the graph, its data copy and its trees, which
+        at N = 1M is about half a gigabyte less at every rebuild. A search still
+        works; it first rebuilds the graph from the cache.
     random_state : int or None
     verbose : int
     """
@@ -49,6 +56,7 @@ class NNDescentIndex(KNNIndex):
         oversample=2.0,
         lookup_oversample=12.0,
         epsilon=0.05,
+        keep_graph=True,
         random_state=None,
         verbose=0,
     ):
@@ -56,6 +64,7 @@ class NNDescentIndex(KNNIndex):
         self.oversample = oversample
         self.lookup_oversample = lookup_oversample
         self.epsilon = epsilon
+        self.keep_graph = keep_graph
         self.random_state = random_state
         self.verbose = verbose
         self.cache = None
@@ -63,11 +72,19 @@ class NNDescentIndex(KNNIndex):
         self._neighbour_table = None
 
     def build(self, cache):
+        self.cache = cache
+        graph = self._build_graph()
+        # pynndescent builds its search graph (prepare()) on the first search, so
+        # that lookups alone never pay for it.
+        self._neighbour_table = torch.from_numpy(graph.neighbor_graph[0])
+        self._graph = graph if self.keep_graph else None
+        return self
+
+    def _build_graph(self):
         global _compiled_in_this_process
         from pynndescent import NNDescent
 
-        self.cache = cache
-        data = cache.detach().cpu().numpy().copy()
+        data = self.cache.detach().cpu().numpy().copy()
         n_threads = torch.get_num_threads()
         if self.verbose and not _compiled_in_this_process:
             print(
@@ -76,19 +93,17 @@ class NNDescentIndex(KNNIndex):
                 flush=True,
             )
         start = time.perf_counter()
-        with _limit_joblib_threads(n_threads):
-            self._graph = NNDescent(
+        with _limit_joblib_threads(n_threads), _keep_torch_threads():
+            graph = NNDescent(
                 data,
                 n_neighbors=min(self.graph_degree, len(data) - 1),
                 random_state=self.random_state,
                 n_jobs=n_threads,
             )
-            self._graph.prepare()
-        self._neighbour_table = torch.from_numpy(self._graph.neighbor_graph[0].astype("int64"))
         if self.verbose and not _compiled_in_this_process:
             print(f"[skexvae] pynndescent ready in {time.perf_counter() - start:.1f} s", flush=True)
         _compiled_in_this_process = True
-        return self
+        return graph
 
     @torch.no_grad()
     def query(self, z, k, allowed=None, near_rows=None):
@@ -99,29 +114,32 @@ class NNDescentIndex(KNNIndex):
         NN-descent graph (two hops when the subset is sparse): a table lookup instead
         of a graph search. Without, the graph is searched from ``z``.
         """
-        if self._graph is None:
-            self.build(self.cache)
         n = len(self.cache)
         fraction = 1.0 if allowed is None else max(float(allowed.float().mean()), 1.0 / n)
         if near_rows is not None:
+            if self._neighbour_table is None:  # unpickled
+                self.build(self.cache)
             candidates = self._graph_neighbours(near_rows, self.lookup_oversample * k / fraction)
         else:
+            if self._graph is None:
+                self._graph = self._build_graph()
             n_candidates = min(n, math.ceil(self.oversample * k / fraction))
-            found, _ = self._graph.query(
-                z.detach().cpu().numpy(), k=n_candidates, epsilon=self.epsilon
-            )
+            with _keep_torch_threads():
+                found, _ = self._graph.query(
+                    z.detach().cpu().numpy(), k=n_candidates, epsilon=self.epsilon
+                )
             candidates = torch.from_numpy(found.astype("int64")).to(z.device)
         return rerank(z, self.cache, candidates, k, allowed)
 
     def _graph_neighbours(self, rows, needed):
         graph = self._neighbour_table.to(rows.device)
-        first = graph[rows]
+        first = graph[rows].long()
         candidates = [rows.unsqueeze(1), first]
         if 1 + first.shape[1] < needed:
             # Second hop through the nearest first-hop neighbours only, as many as it
             # takes to reach ``needed`` candidates (column 0 is the row itself).
             n_hops = min(first.shape[1] - 1, math.ceil(needed / first.shape[1]))
-            candidates.append(graph[first[:, 1 : 1 + n_hops]].flatten(1))
+            candidates.append(graph[first[:, 1 : 1 + n_hops]].flatten(1).long())
         # Two hops reach the same rows many times; keep each once per query.
         candidates = torch.cat(candidates, dim=1).sort(dim=1).values
         repeated = torch.zeros_like(candidates, dtype=torch.bool)
@@ -146,6 +164,40 @@ def rerank(z, cache, candidates, k, allowed=None):
     d = ((z.unsqueeze(1) - cache[safe]) ** 2).sum(-1).masked_fill(~valid, float("inf"))
     best_d, pos = d.topk(min(k, d.shape[1]), dim=1, largest=False)
     return candidates.gather(1, pos).masked_fill(torch.isinf(best_d), -1)
+
+
+def warm_up_pynndescent(n_components=8):
+    """Compile pynndescent's numba kernels in this process now; return the seconds taken.
+
+    The first index a process builds waits for numba (~25 s on 2 cores); later
+    builds in the same process do not. Long-lived worker processes (a Dask cluster's,
+    joblib's loky pool, Ray's) pay it once each, on their first RAT fit; calling
+    this on every worker first (``client.run(warm_up_pynndescent)`` with Dask) moves
+    that wait out of the timed tasks. Kernels are typed by dtype, not size, so a
+    small random set compiles what a training index needs.
+    """
+    start = time.perf_counter()
+    generator = torch.Generator().manual_seed(0)
+    index = NNDescentIndex(random_state=0).build(
+        torch.randn(2_000, n_components, generator=generator)
+    )
+    index.query(torch.randn(10, n_components, generator=generator), 5)
+    index.query(torch.randn(10, n_components, generator=generator), 5, near_rows=torch.arange(10))
+    return time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def _keep_torch_threads():
+    # pynndescent sets numba's thread count and then "restores" it to numba's
+    # default, all cores; with numba's OpenMP layer that resets the OpenMP runtime
+    # torch shares. A single-threaded worker (Dask, Ray) then ran torch on every
+    # core after its first index: measured on 2 cores, a GridSearchCV with RAT ran
+    # 678 s on 2 Dask workers against 100 s in one process.
+    n_threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n_threads)
 
 
 def _limit_joblib_threads(n_threads):

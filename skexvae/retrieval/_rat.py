@@ -15,9 +15,12 @@ class RetrievalSubsampler:
     then sums over a part of its own M-subset, normalised by ``M``: a lower bound on
     the subset prior (eq. 9), whatever the retrieval returns.
 
+    In data-parallel training each rank retrieves for its own rows; the cache
+    exchanges the rows every rank wrote at the end of each step (``cache.synchronize``).
+
     Parameters
     ----------
-    X : Tensor of shape (N, n_features)
+    X : Tensor of shape (N, n_features) or MappedRows
     M : int
     leave_one_out : bool
     n_neighbors : int
@@ -25,9 +28,11 @@ class RetrievalSubsampler:
     cache : LatentCache
     refresh_every : int
         Steps between full cache refreshes and index rebuilds.
+    generator : torch.Generator
+        Draws the subsets; in data-parallel training all ranks share its stream.
     """
 
-    def __init__(self, X, M, leave_one_out, n_neighbors, index, cache, refresh_every):
+    def __init__(self, X, M, leave_one_out, n_neighbors, index, cache, refresh_every, generator):
         self.X = X
         self.M = M
         self.leave_one_out = leave_one_out
@@ -35,6 +40,7 @@ class RetrievalSubsampler:
         self.index = index
         self.cache = cache
         self.refresh_every = refresh_every
+        self.generator = generator
         self.steps = 0
 
     def refresh(self, encoder):
@@ -42,13 +48,13 @@ class RetrievalSubsampler:
         self.cache.refresh(encoder, self.X)
         self.index.build(self.cache.means)
 
-    def __call__(self, encoder, batch_index, generator, z):
+    def __call__(self, encoder, batch_index, z):
         if self.steps % self.refresh_every == 0:
             self.refresh(encoder)
         self.steps += 1
         n = len(self.X)
         n_drawn = self.M + 1 if self.leave_one_out else self.M
-        drawn = torch.randperm(n, generator=generator, device=self.X.device)[:n_drawn]
+        drawn = torch.randperm(n, generator=self.generator, device=self.X.device)[:n_drawn]
         allowed = torch.zeros(n, dtype=torch.bool, device=self.X.device)
         allowed[drawn] = True
         with torch.no_grad():
@@ -65,6 +71,7 @@ class RetrievalSubsampler:
         ids = neighbours[neighbours >= 0].unique()
         centres = encoder.mean(self.X[ids])
         self.cache.update(ids, centres)
+        self.cache.synchronize()
         exclude = None if dropped is None else _columns_of(dropped, ids)
         return centres, exclude, self.M
 
