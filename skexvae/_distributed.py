@@ -44,7 +44,7 @@ class SingleProcess:
         return encode(X[rows])
 
     def encode_all(self, encode, X, rows_per_chunk):
-        return torch.cat([encode(chunk) for chunk in X.split(rows_per_chunk)])
+        return _encode_span(encode, X, 0, len(X), rows_per_chunk)
 
     def exchange_rows(self, rows, values):
         return rows, values
@@ -101,10 +101,9 @@ class ProcessGroup(SingleProcess):
     @torch.no_grad()
     def encode_all(self, encode, X, rows_per_chunk):
         """``encode`` of every row of ``X``, each rank encoding a contiguous ``1/W``."""
-        bounds = torch.arange(len(X)).tensor_split(self.world_size)[self.rank]
-        start, stop = (int(bounds[0]), int(bounds[-1]) + 1) if len(bounds) else (0, 0)
-        mine = X[start:stop]
-        encoded = torch.cat([encode(chunk) for chunk in mine.split(rows_per_chunk)])
+        lengths = _part_lengths(len(X), self.world_size)
+        start = sum(lengths[: self.rank])
+        encoded = _encode_span(encode, X, start, start + lengths[self.rank], rows_per_chunk)
         return self._all_gather_uneven(encoded, len(X), differentiable=False)
 
     @torch.no_grad()
@@ -143,14 +142,26 @@ class ProcessGroup(SingleProcess):
         return torch.cat(parts)
 
     def _all_gather_uneven(self, tensor, total, differentiable):
-        # Parts come from tensor_split, so every rank knows every part's length.
-        lengths = [len(p) for p in torch.arange(total).tensor_split(self.world_size)]
+        # Parts are split as tensor_split does, so every rank knows every part's length.
+        lengths = _part_lengths(total, self.world_size)
         padded = tensor.new_zeros((lengths[0], *tensor.shape[1:]))
         padded = torch.cat([tensor, padded[: lengths[0] - len(tensor)]])
         gather = _GatherWithGradient.apply if differentiable else _gather
         gathered = gather(padded, self.group, self.world_size)
         parts = gathered.split(lengths[0])
         return torch.cat([part[:length] for part, length in zip(parts, lengths, strict=True)])
+
+
+def _part_lengths(total, world_size):
+    """Lengths of ``tensor_split``'s parts of ``total`` rows: the first ones one longer."""
+    size, longer = divmod(total, world_size)
+    return [size + 1] * longer + [size] * (world_size - longer)
+
+
+def _encode_span(encode, X, start, stop, rows_per_chunk):
+    """``encode(X[start:stop])``, read and encoded a chunk at a time (X may be MappedRows)."""
+    firsts = range(start, stop, rows_per_chunk) if stop > start else [start]
+    return torch.cat([encode(X[first : min(first + rows_per_chunk, stop)]) for first in firsts])
 
 
 def _gather(tensor, group, world_size):
