@@ -22,6 +22,7 @@ from _common import binarize_once, load_mnist_splits, write_results
 
 from skexvae import ExemplarVAE
 from skexvae._objective import ExemplarSubsampler, reparameterize, training_loss
+from skexvae._precision import autocast, resolve_precision
 from skexvae._training import normalize_gradients
 from skexvae.retrieval import ExactIndex, NNDescentIndex
 from skexvae.retrieval._rat import RetrievalSubsampler
@@ -36,8 +37,11 @@ def timed_fit(X, **params):
     return time.perf_counter() - start, vae
 
 
-def exact_step_seconds(X, M, n_steps=5):
-    """Seconds per training step of the exact prior with an M-subset (one epoch is N/100 steps)."""
+def exact_step_seconds(X, M, n_steps=5, precision="float32"):
+    """Seconds per training step of the exact prior with an M-subset (one epoch is N/100 steps).
+
+    ``precision`` is the networks' arithmetic, as the estimator's parameter.
+    """
     _, vae = timed_fit(X[:500], M=10)  # any fitted model: the step cost does not depend on it
     model, Xt = vae.model_, torch.from_numpy(X)
     generator = torch.Generator().manual_seed(0)
@@ -48,7 +52,8 @@ def exact_step_seconds(X, M, n_steps=5):
         start = time.perf_counter()
         index = torch.randint(len(Xt), (BATCH,), generator=generator)
         x = torch.bernoulli(Xt[index], generator=generator)
-        loss, _, _ = training_loss(model, x, index, 1.0, generator, sampler)
+        with autocast(resolve_precision(precision, torch.device("cpu")), torch.device("cpu")):
+            loss, _, _ = training_loss(model, x, index, 1.0, generator, sampler)
         optimizer.zero_grad()
         loss.backward()
         normalize_gradients(list(model.parameters()))

@@ -5,9 +5,12 @@
 
 Writes ``benchmarks/results/speed.json`` and ``speed.md``. The same gated MLP
 (784-300-300-40, our module inside pythae's encoder and decoder wrappers), batch 100,
-Adam 5e-4, one epoch on the 50k training images; each pair alternates ours and
-pythae's, ``--repeats`` times, and reports medians. IWAE rows: ms per test point at
-S = 1000 importance samples. Skips with a message when MNIST or pythae is absent.
+Adam 5e-4, one epoch on the 50k training images (``--n-train`` for fewer); each row
+alternates ours at the default precision, ours in float32 and pythae's, ``--repeats``
+times, and reports medians. IWAE rows: ms per test point at S = 1000 importance
+samples. The fraction-of-peak table sets each epoch's matrix-product FLOP (counted
+by ``torch.utils.flop_counter``) against this machine's measured float32 and
+bfloat16 GEMM rates. Skips with a message when MNIST or pythae is absent.
 """
 
 import argparse
@@ -28,6 +31,7 @@ from rat import exact_step_seconds
 from torch import nn
 
 from skexvae import ExemplarVAE
+from skexvae._precision import resolve_precision
 from skexvae.models import MLPDecoder, MLPEncoder
 
 HIDDEN = (300, 300)
@@ -84,6 +88,7 @@ def pythae_epoch(model, X):
 
 def our_epoch(X, **params):
     # pythae trains on the grey pixels as given; binarize=None gives ours the same work.
+    # Without a precision in params, ours runs at the default ("auto").
     start = time.perf_counter()
     vae = ExemplarVAE(max_iter=1, random_state=0, binarize=None, **params).fit(X)
     return time.perf_counter() - start, vae
@@ -98,14 +103,35 @@ def epochs(X, repeats):
     ]
     rows, fitted = {}, {}
     for name, params, peer in pairs:
-        ours, theirs = [], []
+        ours, ours_fp32, theirs = [], [], []
         for _ in range(repeats):
             seconds, fitted[name] = our_epoch(X, **params)
             ours.append(seconds)
+            ours_fp32.append(our_epoch(X, precision="float32", **params)[0])
             theirs.append(pythae_epoch(pythae_model(peer, X.shape[1]), X))
-        rows[name] = _row(ours, theirs, f"pythae {peer.upper()}")
+        rows[name] = _row(ours, theirs, f"pythae {peer.upper()}", ours_fp32)
+        rows[name]["flop"] = epoch_flop(X, params)
         print(f"  {name}: {rows[name]}", flush=True)
     return rows, fitted
+
+
+def epoch_flop(X, params):
+    """Matrix-product FLOP of one training epoch, forward and backward, counted by torch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        our_epoch(X, precision="float32", **params)
+    return counter.get_total_flops()
+
+
+def peak_rates():
+    """float32 and bfloat16 GEMM FLOP/s here: at the batch's shape and at 1000 rows."""
+    return {
+        f"{dtype}_{rows}_rows": gemm_flop_per_second(rows, 784, 2 * HIDDEN[0], dtype)
+        for dtype in ("float32", "bfloat16")
+        for rows in (100, 1000)
+    }
 
 
 def scoring(fitted, X_test, n_points, repeats):
@@ -130,16 +156,19 @@ def scoring(fitted, X_test, n_points, repeats):
         our_vae.set_params(n_importance_samples=1000, **params)
         # Untrained: the cost of get_nll does not depend on the weights.
         peer_model = pythae_model(peer, X_test.shape[1]).eval()
-        ours, theirs = [], []
+        ours, ours_fp32, theirs = [], [], []
         for _ in range(repeats):
-            start = time.perf_counter()
-            our_vae.score_samples(X_test[:n_points])
-            ours.append(1e3 * (time.perf_counter() - start) / n_points)
+            for precision, times in (("auto", ours), ("float32", ours_fp32)):
+                our_vae.set_params(precision=precision)
+                start = time.perf_counter()
+                our_vae.score_samples(X_test[:n_points])
+                times.append(1e3 * (time.perf_counter() - start) / n_points)
             start = time.perf_counter()
             with torch.no_grad():
                 peer_model.get_nll(x, n_samples=1000, batch_size=1000)
             theirs.append(1e3 * (time.perf_counter() - start) / n_points)
-        rows[name] = _row(ours, theirs, f"pythae {peer.upper()} get_nll")
+        our_vae.set_params(precision="auto")
+        rows[name] = _row(ours, theirs, f"pythae {peer.upper()} get_nll", ours_fp32)
         print(f"  {name}: {rows[name]}", flush=True)
     return rows
 
@@ -190,16 +219,19 @@ def exact_prior(X, n_steps):
     steps = math.ceil(len(X) / 100)
     flop = exact_step_flop(X.shape[1], M)
     gemm = gemm_flop_per_second(M + 1, X.shape[1], 2 * HIDDEN[0])
-    epoch = exact_step_seconds(X, M, n_steps) * steps
+    epoch = exact_step_seconds(X, M, n_steps, precision="auto") * steps
+    epoch_fp32 = exact_step_seconds(X, M, n_steps, precision="float32") * steps
     return {
         "M": M,
         "ours_epoch_s": epoch,
+        "ours_float32_epoch_s": epoch_fp32,
         "reference_epoch_s": REFERENCE_EXACT_EPOCH_S,
         "ratio_ours_to_reference": epoch / REFERENCE_EXACT_EPOCH_S,
         "flop_per_step": flop,
         "gemm_gflop_per_s": gemm / 1e9,
         "bound_epoch_s": steps * flop / gemm,
         "achieved_gflop_per_s": steps * flop / epoch / 1e9,
+        "achieved_float32_gflop_per_s": steps * flop / epoch_fp32 / 1e9,
     }
 
 
@@ -225,9 +257,10 @@ def exact_step_flop(n_features, M, batch=100):
     return (M + 1) * train_flop(mean_path) + batch * train_flop(vae_path)
 
 
-def gemm_flop_per_second(rows, inner, cols, repeats=5):
-    """Sustained FLOP/s of one (rows x inner) @ (inner x cols) float32 product here."""
-    a, b = torch.rand(rows, inner), torch.rand(inner, cols)
+def gemm_flop_per_second(rows, inner, cols, dtype="float32", repeats=5):
+    """Sustained FLOP/s of one (rows x inner) @ (inner x cols) product here."""
+    dtype = getattr(torch, dtype)
+    a, b = torch.rand(rows, inner, dtype=dtype), torch.rand(inner, cols, dtype=dtype)
     torch.mm(a, b)
     best = min(_seconds(lambda: torch.mm(a, b)) for _ in range(repeats))
     return 2 * rows * inner * cols / best
@@ -277,9 +310,9 @@ def footprints(data_home, n):
     return rows
 
 
-def _row(ours, theirs, peer):
+def _row(ours, theirs, peer, ours_fp32=None):
     ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
-    return {
+    row = {
         "ours": ours_median,
         "peer": peer,
         "peer_value": theirs_median,
@@ -287,14 +320,49 @@ def _row(ours, theirs, peer):
         "ours_all": ours,
         "peer_all": theirs,
     }
+    if ours_fp32 is not None:
+        row["ours_float32"] = statistics.median(ours_fp32)
+        row["ours_float32_all"] = ours_fp32
+        row["ratio_float32_to_peer"] = row["ours_float32"] / theirs_median
+    return row
 
 
 def _ratio_table(rows, unit):
-    lines = [f"| skexvae | {unit} | peer | {unit} | ours / peer |", "|---|---|---|---|---|"]
+    if not all("ours_float32" in r for r in rows.values()):
+        lines = [f"| skexvae | {unit} | peer | {unit} | ours / peer |", "|---|---|---|---|---|"]
+        for name, r in rows.items():
+            lines.append(
+                f"| {name} | {r['ours']:.3g} | {r['peer']} | {r['peer_value']:.3g} "
+                f"| **{r['ratio_ours_to_peer']:.2f}** |"
+            )
+        return lines
+    lines = [
+        f"| skexvae | default, {unit} | float32, {unit} | peer | {unit} "
+        "| default / peer | float32 / peer |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, r in rows.items():
         lines.append(
-            f"| {name} | {r['ours']:.3g} | {r['peer']} | {r['peer_value']:.3g} "
-            f"| **{r['ratio_ours_to_peer']:.2f}** |"
+            f"| {name} | {r['ours']:.3g} | {r['ours_float32']:.3g} | {r['peer']} "
+            f"| {r['peer_value']:.3g} | **{r['ratio_ours_to_peer']:.2f}** "
+            f"| {r['ratio_float32_to_peer']:.2f} |"
+        )
+    return lines
+
+
+def _peak_table(result):
+    peak = result["peak"]
+    lines = [
+        "| prior | GFLOP / epoch | default: GFLOP/s | of bf16 peak | float32: GFLOP/s "
+        "| of fp32 peak |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in result["epochs"].items():
+        default, fp32 = r["flop"] / r["ours"], r["flop"] / r["ours_float32"]
+        lines.append(
+            f"| {name} | {r['flop'] / 1e9:.0f} | {default / 1e9:.0f} "
+            f"| {default / peak['bfloat16_1000_rows']:.0%} | {fp32 / 1e9:.0f} "
+            f"| {fp32 / peak['float32_1000_rows']:.0%} |"
         )
     return lines
 
@@ -310,12 +378,27 @@ def markdown(result):
         "",
         *_ratio_table(result["epochs"], "s"),
         "",
+        f"Default precision here: `{result['precision']}`.",
+        "",
+        "### Fraction of peak",
+        "",
+        "GEMM rates measured here, (rows x 784) @ (784 x 600): float32 "
+        f"{result['peak']['float32_100_rows'] / 1e9:.0f} GFLOP/s at 100 rows, "
+        f"{result['peak']['float32_1000_rows'] / 1e9:.0f} at 1000; bfloat16 "
+        f"{result['peak']['bfloat16_100_rows'] / 1e9:.0f} at 100, "
+        f"{result['peak']['bfloat16_1000_rows'] / 1e9:.0f} at 1000. Each epoch's "
+        "matrix-product FLOP (forward and backward, counted by `torch.utils.flop_counter`) "
+        "over its median time, against the 1000-row rates:",
+        "",
+        *_peak_table(result),
+        "",
         f"### Exact exemplar prior, M = N/2 = {exact['M']} (epoch from "
         f"{result['exact_steps']} steps)",
         "",
         "| | s / epoch |",
         "|---|---|",
-        f"| skexvae | {exact['ours_epoch_s']:.0f} |",
+        f"| skexvae, default precision | {exact['ours_epoch_s']:.0f} |",
+        f"| skexvae, float32 | {exact['ours_float32_epoch_s']:.0f} |",
         "| paper's reference code at N = 50 000 (issue 6, same machine) "
         f"| {exact['reference_epoch_s']:.0f} |",
         f"| arithmetic bound: {exact['flop_per_step'] / 1e9:.0f} GFLOP per step at this "
@@ -323,8 +406,10 @@ def markdown(result):
         f"| {exact['bound_epoch_s']:.0f} |",
         "",
         f"Ours / reference: **{exact['ratio_ours_to_reference']:.2f}**; ours runs at "
-        f"{exact['achieved_gflop_per_s']:.0f} GFLOP/s, "
-        f"{exact['achieved_gflop_per_s'] / exact['gemm_gflop_per_s']:.0%} of that rate.",
+        f"{exact['achieved_gflop_per_s']:.0f} GFLOP/s at the default precision and "
+        f"{exact['achieved_float32_gflop_per_s']:.0f} GFLOP/s in float32, "
+        f"{exact['achieved_float32_gflop_per_s'] / exact['gemm_gflop_per_s']:.0%} of the "
+        "float32 rate.",
         "",
         f"### IWAE, S = 1000 (ms per test point, {result['n_points']} points, median of "
         f"{result['repeats']})",
@@ -363,6 +448,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--n-points", type=int, default=50, help="test points scored")
     parser.add_argument("--exact-steps", type=int, default=3, help="steps timed at M = N/2")
+    parser.add_argument("--n-train", type=int, default=50_000, help="training images")
     parser.add_argument("--quick", action="store_true", help="2 000 images: checks the harness")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
@@ -375,6 +461,7 @@ def main(argv=None):
     if data is None:
         return 0
     X, X_test = data
+    X = X[: args.n_train]
     if args.quick:
         X, args.repeats, args.n_points, args.exact_steps = X[:2000], 1, 5, 1
     X_test = binarize_once(X_test)
@@ -389,6 +476,8 @@ def main(argv=None):
         "repeats": args.repeats,
         "n_points": args.n_points,
         "exact_steps": args.exact_steps,
+        "precision": resolve_precision("auto", torch.device("cpu")),
+        "peak": peak_rates(),
     }
     print("[speed] training epochs", flush=True)
     result["epochs"], fitted = epochs(np.ascontiguousarray(X), args.repeats)

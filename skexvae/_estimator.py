@@ -1,5 +1,6 @@
 """ExemplarVAE: the scikit-learn estimator around the PyTorch model."""
 
+import functools
 import math
 from numbers import Integral, Real
 
@@ -25,8 +26,10 @@ from ._objective import (
     iwae,
     knn_log_prior,
 )
+from ._precision import PRECISIONS, autocast, resolve_precision
 from ._progress import ThrottledProgress
 from ._rows import MappedRows, file_reference, is_mapped, open_reference
+from ._threads import within_cpu_quota
 from ._training import adam, train
 from .models import CONVOLUTIONAL, ONE_LEVEL, TWO_LEVEL, build_vae, he_initialize
 from .models._build import check_user_networks
@@ -151,6 +154,16 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     device : str, default="auto"
         Torch device, e.g. ``"cpu"`` or ``"cuda:0"``; ``"auto"`` takes a GPU when one
         is available.
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Arithmetic of the encoder and decoder networks in training, scoring,
+        ``transform`` and sampling. ``"bfloat16"`` runs their matrix products in
+        bfloat16 under ``torch.autocast``, with float32 weights, optimizer state,
+        Gaussian heads and every log-density (priors, likelihood, KL, importance
+        weights); ``"auto"`` takes it where the device multiplies bfloat16 natively
+        (CPUs with AVX512-BF16 or AMX, CUDA GPUs with bfloat16) for networks whose
+        widest hidden layer has 256 units or more, and float32 elsewhere: below
+        that width the casts cost what bfloat16 saves. See the performance guide
+        for what it gains and costs.
     distributed : bool, default=False
         Train data-parallel, one rank per process, with ``torch.distributed``
         (``DistributedDataParallel``; gloo on CPU, nccl on CUDA, where each rank
@@ -199,6 +212,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Best of ``validation_scores_``.
     device_ : torch.device
         Device the model lives on.
+    precision_ : str
+        ``"float32"`` or ``"bfloat16"``: the networks' arithmetic, as resolved from
+        ``precision`` on ``device_``.
 
     See Also
     --------
@@ -250,6 +266,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
+        "precision": [StrOptions(set(PRECISIONS))],
         "distributed": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -285,6 +302,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         n_iter_no_change=10,
         n_importance_samples=1000,
         device="auto",
+        precision="auto",
         distributed=False,
         random_state=None,
         verbose=0,
@@ -316,6 +334,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.n_iter_no_change = n_iter_no_change
         self.n_importance_samples = n_importance_samples
         self.device = device
+        self.precision = precision
         self.distributed = distributed
         self.random_state = random_state
         self.verbose = verbose
@@ -347,12 +366,15 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         binarize = self._resolve_binarize()
         if not warm:
             self.device_ = _resolve_device(self.device)
+        self.precision_ = resolve_precision(self.precision, self.device_, max(hidden))
         if not self.distributed:
-            return self._fit(X, hidden, binarize, warm, SINGLE_PROCESS)
+            with within_cpu_quota():
+                return self._fit(X, hidden, binarize, warm, SINGLE_PROCESS)
         self.device_ = rank_device(self.device_)
         group = join_process_group(self.device_)
         try:
-            return self._fit(X, hidden, binarize, warm, group)
+            with within_cpu_quota():
+                return self._fit(X, hidden, binarize, warm, group)
         finally:
             group.close()
 
@@ -399,9 +421,11 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
         def step_loss(batch, beta):
             x, index, weight = batch
-            loss, reconstruction, kl = objective(x, index, beta)
+            with self._autocast():
+                loss, reconstruction, kl = objective(x, index, beta)
             return loss * weight, reconstruction, kl
 
+        first_epoch = self.n_iter_ if warm else 0
         validate = None
         if self.early_stopping:
             validate = self._validation_score(X_all[val_rows], X_train, binarize, generator, group)
@@ -411,11 +435,15 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             _minibatches(X_train, self.batch_size, binarize, generator, noise, group),
             step_loss,
             max_iter=self.max_iter,
-            first_epoch=self.n_iter_ if warm else 0,
+            first_epoch=first_epoch,
             kl_warmup=self.kl_warmup,
             validate=validate,
             n_iter_no_change=self.n_iter_no_change,
-            report=self._print_progress if self.verbose and group.rank == 0 else None,
+            report=(
+                functools.partial(self._print_progress, first_epoch=first_epoch)
+                if self.verbose and group.rank == 0
+                else None
+            ),
             average=group.average,
         )
         self.exemplars_ = X
@@ -479,11 +507,12 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         mine = group.shard(torch.arange(len(X_val), device=self.device_))
 
         def score():
-            centres = None
-            if self.model_.uses_exemplars:
-                centres = encode_means(self.model_.encoder, X_train, group)
-            log_prior = full_log_prior(self.model_, centres)
-            total = iwae(self.model_, X_val[mine], noise[mine], log_prior).sum()
+            with self._autocast():
+                centres = None
+                if self.model_.uses_exemplars:
+                    centres = encode_means(self.model_.encoder, X_train, group)
+                log_prior = full_log_prior(self.model_, centres)
+                total = iwae(self.model_, X_val[mine], noise[mine], log_prior).sum()
             return group.mean(total, len(X_val))
 
         return score
@@ -604,9 +633,11 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             )
         return self.binarize
 
-    def _print_progress(self, entry):
+    def _print_progress(self, entry, first_epoch):
+        done = entry.epoch + 1 - first_epoch
+        left = entry.elapsed / done * (self.max_iter - done)
         line = (
-            f"[{type(self).__name__}] epoch {entry.epoch + 1}/{self.max_iter}"
+            f"[{type(self).__name__}] epoch {done}/{self.max_iter}"
             f"  loss {entry.loss:.3f}  ELBO {entry.reconstruction - entry.kl:.3f}"
             f"  (rec {entry.reconstruction:.3f}, KL {entry.kl:.3f}, beta {entry.beta:.2f})"
         )
@@ -614,7 +645,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             line += f"  sigma {self.model_.prior.sigma:.4f}"
         if entry.validation_score is not None:
             line += f"  val ELBO {entry.validation_score:.3f}"
-        print(f"{line}  {entry.seconds:.2f}s", flush=True)
+        # With early stopping the run may end sooner: the estimate is an upper bound.
+        eta = f"~{left:.0f} s left" if not self.early_stopping else f"at most ~{left:.0f} s left"
+        print(f"{line}  {entry.seconds:.2f} s, {entry.elapsed:.0f} s elapsed, {eta}", flush=True)
 
     # ----------------------------------------------------------- inference
     def transform(self, X):
@@ -635,7 +668,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         check_is_fitted(self)
         X_in = X
         X = self._validate_inputs(X, reset=False)
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast():
             Z = encode_means(self.model_.encoder, self._to_tensor(X))
         return Z.cpu().numpy().astype(_output_dtype(X_in), copy=False)
 
@@ -657,7 +690,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise ValueError(
                 f"Z has {Z.shape[1]} columns, but ExemplarVAE has n_components={self.n_components}."
             )
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast():
             X = self._decode_mean(self._to_tensor(Z))
         return X.cpu().numpy().astype(dtype, copy=False)
 
@@ -694,7 +727,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         progress = None
         if self.verbose:
             progress = ThrottledProgress(f"[{type(self).__name__}] score_samples, rows")
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast(), within_cpu_quota():
             scores = iwae(self.model_, X, noise, self._scoring_log_prior(), progress)
         return scores.cpu().numpy().astype(np.float64)
 
@@ -754,7 +787,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         generator = self._sampling_generator(random_state)
         prior = self.model_.prior
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast():
             if self.model_.uses_exemplars:
                 index = torch.randint(
                     len(self.exemplars_), (n_samples,), generator=generator, device=self.device_
@@ -798,7 +831,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X = self._to_tensor(np.asarray(self._validate_inputs(X, reset=False)))
         generator = self._sampling_generator(random_state)
         source = torch.arange(len(X), device=self.device_).repeat_interleave(n_samples)
-        with torch.no_grad():
+        with torch.no_grad(), self._autocast():
             mean, log_var = self.model_.encoder(X)
             mean = mean.repeat_interleave(n_samples, dim=0)
             if self.model_.uses_exemplars:
@@ -859,6 +892,11 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if self.likelihood == "gaussian":
             return -np.inf, np.inf
         return 0.0, 1.0
+
+    def _autocast(self):
+        """The networks' precision context; re-resolved on the device of this process."""
+        width = max(self._spec["hidden_layer_sizes"])
+        return autocast(resolve_precision(self.precision, self.device_, width), self.device_)
 
     def _to_tensor(self, X):
         """All rows as a tensor on the device, or, for a memmap, a reader of its rows."""
@@ -921,6 +959,8 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         reference = state.pop("_exemplars_file", None)
         if reference is not None:
             state["exemplars_"] = open_reference(reference)
+        # Estimators pickled before mixed precision computed in float32.
+        state.setdefault("precision", "float32")
         super().__setstate__(state)
         if model_state is not None:
             self.device_ = _resolve_device(str(self.device_), fallback=True)

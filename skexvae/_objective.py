@@ -14,12 +14,13 @@ import torch
 from torch import nn
 
 from ._distributed import SINGLE_PROCESS
-from .models._numerics import logsumexp
+from .models._numerics import float32, logsumexp
 
 # Largest intermediate tensor (elements) an evaluation chunk may create: 16 MiB in float32.
 ELEMENT_BUDGET = 2**22
 
 
+@float32
 def reparameterize(mean, log_var, generator):
     noise = torch.randn(mean.shape, generator=generator, device=mean.device)
     return mean + noise * torch.exp(0.5 * log_var)
@@ -115,7 +116,7 @@ def encode_means(encoder, X, group=SINGLE_PROCESS):
     """
     width = getattr(encoder, "elements_per_row", X.shape[1])
     rows = max(1, ELEMENT_BUDGET // max(width, 1))
-    return group.encode_all(encoder.mean, X, rows)
+    return group.encode_all(encoder.mean, X, rows).float()
 
 
 def full_log_prior(model, centres=None):
@@ -199,6 +200,7 @@ def _slices(n, size):
 def _log_weights_of_draws(model, x, mean, log_var, eps, log_prior):
     """Log weights, shape ``(len(x), S)``, of the draws ``eps`` ((S, D) or (len(x), S, D))."""
     eps = eps.expand(len(x), *eps.shape[-2:])
+    mean, log_var = mean.float(), log_var.float()  # a user's encoder may give bfloat16
     n_draws, n_components = eps.shape[1], mean.shape[1]
     top = eps[..., :n_components]
     z = (mean.unsqueeze(1) + torch.exp(0.5 * log_var).unsqueeze(1) * top).reshape(-1, n_components)

@@ -51,6 +51,8 @@ class EpochReport:
     beta: float
     seconds: float
     validation_score: float | None = None
+    #: Seconds since this call of :func:`train` began, at the end of the epoch.
+    elapsed: float = 0.0
 
 
 class EarlyStopping:
@@ -112,6 +114,7 @@ def train(
     parameters = [p for p in module.parameters() if p.requires_grad]
     stopper = EarlyStopping(n_iter_no_change) if validate is not None else None
     history = []
+    started = time.perf_counter()
     for epoch in range(first_epoch, first_epoch + max_iter):
         start = time.perf_counter()
         beta = kl_weight(epoch, kl_warmup)
@@ -137,6 +140,7 @@ def train(
             entry.validation_score = float(validate())
             stop = stopper.update(entry.validation_score, module)
         entry.seconds = time.perf_counter() - start
+        entry.elapsed = time.perf_counter() - started
         history.append(entry)
         if report is not None:
             report(entry)

@@ -299,6 +299,10 @@ def test_verbose_reports_each_epoch(small_digits, capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if "epoch" in line]
     assert len(lines) == FAST["max_iter"]
     assert "ELBO" in lines[0] and "sigma" in lines[0] and "loss" in lines[0]
+    # Each line says how long the fit has run and how long it still needs.
+    assert lines[0].split("]")[1].startswith(" epoch 1/3")
+    assert all("s elapsed, ~" in line and line.endswith(" s left") for line in lines)
+    assert lines[-1].endswith("~0 s left")
 
 
 def test_throttled_progress_reports_long_work_only():

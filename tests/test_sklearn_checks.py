@@ -87,7 +87,10 @@ def _expected_failures(estimator):
         AugmentedClassifier(
             SGDClassifier(random_state=0),
             _SEEDED_VAE,
-            lam=0.9,  # a two-epoch VAE's variations are mostly noise
+            # A two-epoch VAE's variations are mostly noise: at lam=0.9 the training
+            # accuracy sklearn asks for (> 0.83) was a draw of the seeds (0.64-0.91
+            # over five, float32 and bfloat16 alike); 5 % synthetic rows keep it.
+            lam=0.95,
             max_iter=20,
             random_state=0,
         ),

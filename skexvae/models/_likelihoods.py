@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._numerics import float32
+
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -25,13 +27,16 @@ class BernoulliLikelihood(nn.Module):
     data_range = (0.0, 1.0)
     n_params = 1
 
+    @float32
     def log_prob(self, x, logits):
         # The logits form avoids log(0) where sigmoid saturates in float32.
         return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
 
+    @float32
     def mean(self, logits):
         return torch.sigmoid(logits)
 
+    @float32
     def sample(self, logits, generator=None):
         return torch.bernoulli(torch.sigmoid(logits), generator=generator)
 
@@ -50,14 +55,17 @@ class GaussianLikelihood(nn.Module):
     def _log_scale(self):
         return self.log_scale.clamp(*self.log_scale_range)
 
+    @float32
     def log_prob(self, x, loc):
         log_scale = self._log_scale()
         sq = ((x - loc) * torch.exp(-log_scale)) ** 2
         return -(0.5 * (sq + _LOG_2PI) + log_scale).sum(-1)
 
+    @float32
     def mean(self, loc):
         return loc
 
+    @float32
     def sample(self, loc, generator=None):
         noise = torch.randn(loc.shape, generator=generator, dtype=loc.dtype, device=loc.device)
         return loc + noise * torch.exp(self._log_scale())
@@ -81,6 +89,7 @@ class DiscretizedLogisticLikelihood(nn.Module):
         loc, log_scale = params.chunk(2, dim=-1)
         return loc, log_scale.clamp(*self.log_scale_range)
 
+    @float32
     def log_prob(self, x, params):
         loc, log_scale = self._split(params)
         last = self.n_levels - 1
@@ -98,9 +107,11 @@ class DiscretizedLogisticLikelihood(nn.Module):
         log_p = torch.where(x >= 1.0, log_sf_lower, log_p)
         return log_p.sum(-1)
 
+    @float32
     def mean(self, params):
         return self._split(params)[0].clamp(0.0, 1.0)
 
+    @float32
     def sample(self, params, generator=None):
         loc, log_scale = self._split(params)
         u = torch.rand(loc.shape, generator=generator, dtype=loc.dtype, device=loc.device)

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._numerics import float32
+
 
 class GatedDense(nn.Module):
     """Gated linear unit ``h = (W1 x + b1) * sigmoid(W2 x + b2)``.
@@ -48,7 +50,9 @@ class GaussianHead(nn.Module):
     """Linear heads for the mean and log-variance of a diagonal Gaussian.
 
     The log-variance is squashed into ``[-6, 2]`` as in the reference code, which keeps
-    early training from collapsing or exploding the variance.
+    early training from collapsing or exploding the variance. The heads run in float32
+    under mixed precision: the posterior and the exemplar prior's centres need its
+    precision, and these products are small.
     """
 
     log_var_range = (-6.0, 2.0)
@@ -58,8 +62,13 @@ class GaussianHead(nn.Module):
         self.mean = nn.Linear(in_features, n_components)
         self.log_var = nn.Linear(in_features, n_components)
 
+    @float32
     def forward(self, h):
         return self.mean(h), self.log_var(h).clamp(*self.log_var_range)
+
+    @float32
+    def means(self, h):
+        return self.mean(h)
 
 
 class GaussianEncoder(nn.Module):
@@ -74,7 +83,7 @@ class GaussianEncoder(nn.Module):
         return self.head(self.body(x))
 
     def mean(self, x):
-        return self.head.mean(self.body(x))
+        return self.head.means(self.body(x))
 
 
 class MLPEncoder(GaussianEncoder):

@@ -1,6 +1,46 @@
 """Numerical kernels shared by the priors and the importance-weighted bound."""
 
+import contextlib
+import functools
+
 import torch
+
+# Device types whose autocast a float32 region switches off.
+_AUTOCAST_DEVICES = ("cpu", "cuda")
+
+
+def float32(function):
+    """Run ``function`` in float32 with autocast off, its tensor arguments cast up.
+
+    Under mixed precision the networks' matrix products run in bfloat16; the
+    log-densities, their logsumexp over components, the KL and the importance
+    weights need float32's range and precision, and their matrix products (inner
+    size d = 40) gain nothing from bfloat16 anyway.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if not _autocast_enabled():
+            return function(*args, **kwargs)
+        args = [_up(a) for a in args]
+        kwargs = {k: _up(v) for k, v in kwargs.items()}
+        with contextlib.ExitStack() as stack:
+            for device in _AUTOCAST_DEVICES:
+                stack.enter_context(torch.autocast(device, enabled=False))
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def _up(value):
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.float()
+    return value
+
+
+def _autocast_enabled():
+    return any(torch.is_autocast_enabled(device) for device in _AUTOCAST_DEVICES)
+
 
 # exp() of float32 values below about -87.3 gives subnormals or zero, and on x86 CPUs
 # torch's vectorised exp takes a slow path there: 5-15x slower, measured on the
@@ -10,6 +50,7 @@ import torch
 _EXP_FLOOR = -87.0
 
 
+@float32
 def logsumexp(x, dim):
     """``torch.logsumexp(x, dim)``, without exp's slow path for negligible terms."""
     peak = x.detach().amax(dim, keepdim=True)

@@ -13,16 +13,18 @@ import math
 import torch
 from torch import nn
 
-from ._numerics import logsumexp
+from ._numerics import float32, logsumexp
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+@float32
 def log_normal_diag(z, mean, log_var):
     """Log-density of a diagonal Gaussian, summed over the last axis."""
     return -0.5 * (_LOG_2PI + log_var + (z - mean) ** 2 * torch.exp(-log_var)).sum(-1)
 
 
+@float32
 def log_normal_diag_pairs(z, means, log_vars):
     """``log N(z_b | means_k, diag exp(log_vars_k))`` for every pair, shape (B, K).
 
@@ -54,6 +56,7 @@ class GaussianPrior(nn.Module):
     def elements_per_row(self):
         return self.n_components
 
+    @float32
     def log_prob(self, z, encoder=None):
         return -0.5 * (z**2 + _LOG_2PI).sum(-1)
 
@@ -104,6 +107,7 @@ class VampPrior(nn.Module):
         return means + noise * torch.exp(0.5 * log_vars), index
 
 
+@float32
 def _mixture_log_prob(z, means, log_vars):
     log_components = log_normal_diag_pairs(z, means, log_vars)
     return logsumexp(log_components, dim=1) - math.log(len(means))
@@ -138,6 +142,7 @@ class ExemplarPrior(nn.Module):
     def sigma(self):
         return float(torch.exp(0.5 * self.log_var.detach()))
 
+    @float32
     def log_prob(self, z, centres, exclude=None, n_total=None):
         """``log p(z)`` under the mixture of ``N(centres[m], sigma^2 I)``.
 
@@ -192,6 +197,7 @@ class ExemplarPrior(nn.Module):
             )
         return logsumexp(log_kernel, dim=1) - 0.5 * inv_var * (z_c**2).sum(1)
 
+    @float32
     def log_prob_neighbours(self, z, centres, neighbours):
         """Lower bound of ``log p(z)`` from each row's own neighbours (eq. 9).
 
@@ -211,6 +217,7 @@ class ExemplarPrior(nn.Module):
         log_norm = 0.5 * self.n_components * (_LOG_2PI + self.log_var)
         return logsumexp(log_kernel, dim=1) - log_norm - math.log(len(centres))
 
+    @float32
     def sample(self, centres, generator=None):
         """Draw one ``z ~ N(c, sigma^2 I)`` per row of ``centres`` (eq. 7)."""
         noise = torch.randn(centres.shape, generator=generator, device=centres.device)

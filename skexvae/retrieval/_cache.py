@@ -37,9 +37,11 @@ class LatentCache:
     @torch.no_grad()
     def update(self, rows, means):
         """Store the means just computed for ``rows`` (batch points, retrieved exemplars)."""
-        self.means[rows] = means.detach()
+        # A user's encoder may give bfloat16 means under mixed precision.
+        means = means.detach().to(self.means.dtype)
+        self.means[rows] = means
         if self.group.world_size > 1:
-            self._written.append((rows, means.detach()))
+            self._written.append((rows, means))
 
     @torch.no_grad()
     def synchronize(self):

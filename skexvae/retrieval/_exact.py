@@ -2,6 +2,7 @@
 
 import torch
 
+from ..models._numerics import float32
 from ._base import KNNIndex
 
 # Distances computed per chunk: bounds the (B, chunk) matrix to 16 MiB in float32.
@@ -29,6 +30,7 @@ class ExactIndex(KNNIndex):
 
 
 @torch.no_grad()
+@float32
 def exact_knn(z, points, k, allowed=None):
     """Indices of the ``k`` rows of ``points`` nearest to each row of ``z``.
 

@@ -7,6 +7,7 @@ import time
 import joblib
 import torch
 
+from ..models._numerics import float32
 from ._base import KNNIndex
 
 # pynndescent compiles its numba kernels on the first build of each process (about
@@ -155,6 +156,7 @@ class NNDescentIndex(KNNIndex):
 
 
 @torch.no_grad()
+@float32
 def rerank(z, cache, candidates, k, allowed=None):
     """Keep the ``k`` allowed candidates nearest to each ``z`` in the live cache."""
     valid = candidates >= 0
