@@ -162,8 +162,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         weights); ``"auto"`` takes it where the device multiplies bfloat16 natively
         (CPUs with AVX512-BF16 or AMX, CUDA GPUs with bfloat16) for networks whose
         widest hidden layer has 256 units or more, and float32 elsewhere: below
-        that width the casts cost what bfloat16 saves. See the performance guide
-        for what it gains and costs.
+        that width the casts cost what bfloat16 saves. Inference follows the
+        current setting, so a model trained in one precision can be scored in the
+        other. See the performance guide for what it gains and costs.
     distributed : bool, default=False
         Train data-parallel, one rank per process, with ``torch.distributed``
         (``DistributedDataParallel``; gloo on CPU, nccl on CUDA, where each rank
@@ -636,8 +637,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _print_progress(self, entry, first_epoch):
         done = entry.epoch + 1 - first_epoch
         left = entry.elapsed / done * (self.max_iter - done)
+        # A warm start counts this fit's epochs, and says how many the model has had.
+        overall = f" ({entry.epoch + 1} in all)" if first_epoch else ""
         line = (
-            f"[{type(self).__name__}] epoch {done}/{self.max_iter}"
+            f"[{type(self).__name__}] epoch {done}/{self.max_iter}{overall}"
             f"  loss {entry.loss:.3f}  ELBO {entry.reconstruction - entry.kl:.3f}"
             f"  (rec {entry.reconstruction:.3f}, KL {entry.kl:.3f}, beta {entry.beta:.2f})"
         )
