@@ -30,6 +30,7 @@ def _parser():
 
 
 def _bench_options(command, name):
+    from ._precision import PRECISIONS
     from .bench import BUDGETS
     from .bench._protocol import ARCHITECTURES
 
@@ -44,6 +45,13 @@ def _bench_options(command, name):
     command.add_argument("--seeds", type=int, default=1, help="runs per setting")
     command.add_argument(
         "--max-epochs", type=int, default=None, help="override the budget's epoch limit"
+    )
+    command.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        default="auto",
+        help="the networks' arithmetic (ExemplarVAE's precision); a forced one keeps "
+        "checkpoints of its own",
     )
     if name == "ablation":
         command.add_argument("--study", choices=["loo", "m-ratio"], required=True)
@@ -78,6 +86,7 @@ def _bench(args):
         "out": args.out,
         "n_seeds": args.seeds,
         "max_epochs": args.max_epochs,
+        "precision": args.precision,
     }
     if args.experiment == "ablation":
         return run_ablation(

@@ -136,6 +136,18 @@ def test_architecture_option_reruns_table_3_rows(tmp_path):
     assert "| — | — |" in (tmp_path / "knn-hvae.md").read_text()
 
 
+@needs_real_mnist
+def test_precision_option_keeps_checkpoints_apart(tmp_path):
+    common = ["bench", "density", "--data-home", str(REAL_MNIST), "--out", str(tmp_path)]
+    common += ["--prior", "gaussian", "--max-epochs", "1"]
+    assert main([*common, "--precision", "float32"]) == 0
+    assert main(common) == 0
+    checkpoints = tmp_path / "checkpoints" / "quick"
+    forced, _ = pickle.loads((checkpoints / "gaussian-float32-seed0.pkl").read_bytes())
+    default, _ = pickle.loads((checkpoints / "gaussian-seed0.pkl").read_bytes())
+    assert forced.precision_ == "float32" and default.precision == "auto"
+
+
 def test_convolutional_bench_models_train_with_rat_as_the_paper_does():
     from skexvae.bench import BUDGETS
     from skexvae.bench._protocol import make_estimator

@@ -39,6 +39,7 @@ def run_density(
     n_seeds=1,
     score_neighbors=None,
     max_epochs=None,
+    precision="auto",
     echo=print,
 ):
     """Table 3: test log-likelihood of each prior, with its ELBO, active units and timing.
@@ -51,7 +52,7 @@ def run_density(
     budget, splits, out = _setup(data_home, budget, max_epochs, out, echo)
     paper = PAPER_LOG_LIKELIHOOD[architecture]
     variants = {prior: (prior, {}, paper[prior]) for prior in priors}
-    runs = _train(variants, budget, splits, out, n_seeds, echo, architecture)
+    runs = _train(variants, budget, splits, out, n_seeds, echo, architecture, precision)
     rows = _density_rows(variants, runs, budget, splits, score_neighbors, echo)
     result = _result("density", budget, n_seeds, rows, architecture)
     result["ranking"] = _ranking(rows, "log_likelihood", higher_is_better=True)
@@ -70,6 +71,7 @@ def run_knn(
     out="skexvae-bench",
     n_seeds=1,
     max_epochs=None,
+    precision="auto",
     echo=print,
 ):
     """Table 4: kNN classification error on 40-D latents, and a t-SNE picture (Fig. 5).
@@ -81,7 +83,7 @@ def run_knn(
     budget, splits, out = _setup(data_home, budget, max_epochs, out, echo)
     paper = PAPER_KNN_ERROR_PERCENT.get(architecture, {})
     variants = {prior: (prior, {}, paper.get(prior)) for prior in priors}
-    runs = _train(variants, budget, splits, out, n_seeds, echo, architecture)
+    runs = _train(variants, budget, splits, out, n_seeds, echo, architecture, precision)
     rows, latents = {}, {}
     for name, seeds in runs.items():
         echo(f"[bench] kNN error of {name}")
@@ -117,6 +119,7 @@ def run_ablation(
     n_seeds=1,
     score_neighbors=None,
     max_epochs=None,
+    precision="auto",
     echo=print,
 ):
     """Table 1 (``study="loo"``: leave-one-out on and off) or Table 2 (``"m-ratio"``:
@@ -134,7 +137,7 @@ def run_ablation(
             f"exemplar, M/N = {ratio}": ("exemplar", {"M": ratio}, paper)
             for ratio, paper in PAPER_M_RATIO.items()
         }
-    runs = _train(variants, budget, splits, out, n_seeds, echo)
+    runs = _train(variants, budget, splits, out, n_seeds, echo, precision=precision)
     rows = _density_rows(variants, runs, budget, splits, score_neighbors, echo)
     result = _result(f"ablation-{study}", budget, n_seeds, rows)
     table = "Table 1" if study == "loo" else "Table 2"
@@ -166,15 +169,22 @@ def _setup(data_home, budget, max_epochs, out, echo):
     return budget, splits, out
 
 
-def _train(variants, budget, splits, out, n_seeds, echo, architecture="mlp"):
-    """``{name: [(vae, log) per seed]}``, each trained or resumed from its checkpoint."""
+def _train(variants, budget, splits, out, n_seeds, echo, architecture="mlp", precision="auto"):
+    """``{name: [(vae, log) per seed]}``, each trained or resumed from its checkpoint.
+
+    A forced ``precision`` ("float32", "bfloat16") gets checkpoints of its own, so that
+    the two can be compared from one ``out``; a resumed run keeps the precision its
+    checkpoint was trained in.
+    """
     runs = {}
     for name, (prior, overrides, _) in variants.items():
         runs[name] = []
         for seed in range(n_seeds):
             echo(f"[bench] training {name} ({architecture}), seed {seed}")
             vae = make_estimator(prior, budget, seed, architecture, **overrides)
-            file_name = f"{_slug(name)}{_suffix(architecture)}-seed{seed}.pkl"
+            vae.set_params(precision=precision)
+            forced = "" if precision == "auto" else f"-{precision}"
+            file_name = f"{_slug(name)}{_suffix(architecture)}{forced}-seed{seed}.pkl"
             path = out / "checkpoints" / budget.name / file_name
             runs[name].append(
                 train_with_checkpoints(vae, splits.X_train, splits.X_validation, budget, path, echo)
