@@ -1,6 +1,8 @@
 """Helpers shared by the benchmark scripts: real MNIST or a clear skip, fixed binarization."""
 
 import json
+import platform
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,18 @@ def binarize_once(X, seed=0):
     """One fixed Bernoulli draw of grey images, as held-out data is scored in the paper."""
     rng = np.random.default_rng(seed)
     return (rng.random(X.shape) < X).astype(np.float32)
+
+
+def run_description(script, argv):
+    """The ``command`` and ``machine`` entries of a results file."""
+    import torch
+
+    arguments = argv if argv is not None else sys.argv[1:]
+    return {
+        "command": " ".join(["python", f"benchmarks/{script}", *arguments]),
+        "machine": f"{platform.machine()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads",
+    }
 
 
 def write_results(out, name, result, table):

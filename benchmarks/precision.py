@@ -12,13 +12,11 @@ first ``--n-test`` binarized test images, every exemplar in the prior.
 """
 
 import argparse
-import platform
 import sys
 import time
 
 import numpy as np
-import torch
-from _common import binarize_once, load_mnist_splits, write_results
+from _common import binarize_once, load_mnist_splits, run_description, write_results
 
 from skexvae import ExemplarVAE
 
@@ -99,10 +97,7 @@ def main(argv=None):
     X, X_test = np.ascontiguousarray(data[0][: args.n_train]), binarize_once(data[1])
     X_test = X_test[: args.n_test]
     result = {
-        "command": "python benchmarks/precision.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": f"{platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads",
+        **run_description("precision.py", argv),
         "N": len(X),
         "epochs": args.epochs,
         "samples": args.samples,

@@ -17,7 +17,6 @@ bfloat16 GEMM rates. Skips with a message when MNIST or pythae is absent.
 import argparse
 import json
 import math
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import binarize_once, load_mnist_splits, write_results
+from _common import binarize_once, load_mnist_splits, run_description, write_results
 from rat import exact_step_seconds
 from torch import nn
 
@@ -489,10 +488,7 @@ def main(argv=None):
     print("[speed] warming up (allocator, numba)", flush=True)
     our_epoch(X[:1000], n_neighbors=10)
     result = {
-        "command": "python benchmarks/speed.py "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": f"{platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads",
+        **run_description("speed.py", argv),
         "N": len(X),
         "repeats": args.repeats,
         "n_points": args.n_points,

@@ -367,7 +367,6 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         binarize = self._resolve_binarize()
         if not warm:
             self.device_ = _resolve_device(self.device)
-        self.precision_ = resolve_precision(self.precision, self.device_, max(hidden))
         if not self.distributed:
             with within_cpu_quota():
                 return self._fit(X, hidden, binarize, warm, SINGLE_PROCESS)
@@ -411,6 +410,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         else:
             self._spec = spec
             self.model_ = self._initial_model(X_train, generator, rng)
+        self.precision_ = self._resolved_precision()
         optimizer = adam(self.model_.parameters(), lr=self.learning_rate_init)
         if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state)
@@ -422,7 +422,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
         def step_loss(batch, beta):
             x, index, weight = batch
-            with self._autocast():
+            with autocast(self.precision_, self.device_):
                 loss, reconstruction, kl = objective(x, index, beta)
             return loss * weight, reconstruction, kl
 
@@ -508,7 +508,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         mine = group.shard(torch.arange(len(X_val), device=self.device_))
 
         def score():
-            with self._autocast():
+            with autocast(self.precision_, self.device_):
                 centres = None
                 if self.model_.uses_exemplars:
                     centres = encode_means(self.model_.encoder, X_train, group)
@@ -896,10 +896,14 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             return -np.inf, np.inf
         return 0.0, 1.0
 
-    def _autocast(self):
-        """The networks' precision context; re-resolved on the device of this process."""
+    def _resolved_precision(self):
+        """``precision`` resolved on ``device_`` for the fitted networks' width."""
         width = max(self._spec["hidden_layer_sizes"])
-        return autocast(resolve_precision(self.precision, self.device_, width), self.device_)
+        return resolve_precision(self.precision, self.device_, width)
+
+    def _autocast(self):
+        """Inference's precision context: the current ``precision``, on this device."""
+        return autocast(self._resolved_precision(), self.device_)
 
     def _to_tensor(self, X):
         """All rows as a tensor on the device, or, for a memmap, a reader of its rows."""
