@@ -51,10 +51,11 @@ def main(argv=None):
     parser.add_argument("--neighbors", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
-    data = load_mnist_splits(args.data_home, "test")
+    data = load_mnist_splits(args.data_home, "test", "train")
     if data is None:
         return 0
-    vae, log = load_checkpoint(args.checkpoint)
+    # Checkpoints hold no training set: its exemplars are the 50k training split's.
+    vae, log = load_checkpoint(args.checkpoint, data[1])
     vae.model_.load_state_dict(log.best_state)
     X = binarize_once(data[0])[: args.n_points]
     # numba compiles pynndescent once per process (~25 s): not a per-image cost.

@@ -30,7 +30,7 @@ from ._precision import PRECISIONS, autocast, resolve_precision
 from ._progress import ThrottledProgress
 from ._rows import MappedRows, file_reference, is_mapped, open_reference
 from ._threads import within_cpu_quota
-from ._training import adam, train
+from ._training import WeightAverage, adam, train
 from .models import CONVOLUTIONAL, ONE_LEVEL, TWO_LEVEL, build_vae, he_initialize
 from .models._build import check_user_networks
 from .retrieval import SCORING_EXACT_MAX_N, LatentCache, RetrievalSubsampler, make_index
@@ -135,6 +135,13 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     kl_warmup : int, default=20
         Epochs of linear KL annealing from ``1 / kl_warmup`` to 1; 0 turns it off. The
         paper anneals over 100 epochs of ~1000.
+    ema_decay : float or None, default=0.999
+        Decay of an exponential moving average of the weights, updated after every
+        optimizer step; the fitted model (``transform``, ``score_samples``,
+        ``sample``, the early-stopping score) uses the averaged weights, and
+        ``warm_start`` resumes training from the trained ones. The decay ramps up
+        over the first steps (``min(ema_decay, (1 + t) / (10 + t))``). ``None``
+        keeps the last trained weights, as the paper does.
     warm_start : bool, default=False
         When True and the estimator is fitted, ``fit`` continues training: from the
         fitted weights, with the optimizer's state, the random stream and the KL
@@ -261,6 +268,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        "ema_decay": [Interval(Real, 0, 1, closed="left"), None],
         "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -297,6 +305,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         learning_rate_init=5e-4,
         max_iter=200,
         kl_warmup=20,
+        ema_decay=0.999,
         warm_start=False,
         early_stopping=False,
         validation_fraction=0.1,
@@ -329,6 +338,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.kl_warmup = kl_warmup
+        self.ema_decay = ema_decay
         self.warm_start = warm_start
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -410,6 +420,8 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         else:
             self._spec = spec
             self.model_ = self._initial_model(X_train, generator, rng)
+            self._trained_weights = None
+        weight_average = self._weight_average()
         self.precision_ = self._resolved_precision()
         optimizer = adam(self.model_.parameters(), lr=self.learning_rate_init)
         if optimizer_state is not None:
@@ -446,12 +458,32 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 else None
             ),
             average=group.average,
+            weight_average=weight_average,
         )
+        self._keep_trained_weights(weight_average)
         self.exemplars_ = X
         self._optimizer_state = optimizer.state_dict()
         self._generator_state = generator.get_state()
         self._record_history(history, warm)
         return self
+
+    def _weight_average(self):
+        """The moving average of this fit; it continues the last fit's on a warm start.
+
+        ``model_`` holds the last fit's averaged weights and ``_trained_weights`` the
+        weights it trained, which training resumes from.
+        """
+        trained, n_updates = self._trained_weights or (None, 0)
+        if self.ema_decay is None:
+            if trained is not None:
+                self.model_.load_state_dict(trained, strict=False)
+            return None
+        return WeightAverage(self.model_, self.ema_decay, trained, n_updates)
+
+    def _keep_trained_weights(self, weight_average):
+        self._trained_weights = None
+        if weight_average is not None:
+            self._trained_weights = (weight_average.trained, weight_average.n_updates)
 
     def _check_same_architecture(self, spec):
         changed = sorted(k for k in spec if spec[k] != self._spec[k])
@@ -954,6 +986,8 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
         if "_generator_state" in state:
             state["_generator_state"] = state["_generator_state"].cpu()
+        if state.get("_trained_weights") is not None:
+            state["_trained_weights"] = _to_cpu(state["_trained_weights"])
         reference = file_reference(state.get("exemplars_"))
         if reference is not None:
             # A memory-mapped exemplar set travels as its file's path, not its contents.
@@ -966,8 +1000,11 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         reference = state.pop("_exemplars_file", None)
         if reference is not None:
             state["exemplars_"] = open_reference(reference)
-        # Estimators pickled before mixed precision computed in float32.
+        # Estimators pickled before mixed precision computed in float32, before weight
+        # averaging kept their last weights.
         state.setdefault("precision", "float32")
+        state.setdefault("ema_decay", None)
+        state.setdefault("_trained_weights", None)
         super().__setstate__(state)
         if model_state is not None:
             self.device_ = _resolve_device(str(self.device_), fallback=True)

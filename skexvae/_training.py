@@ -1,9 +1,11 @@
-"""The training loop: epochs of minibatch steps, KL warm-up, early stopping, progress.
+"""The training loop: epochs of minibatch steps, KL warm-up, weight averaging, early
+stopping, progress.
 
 It knows modules, an optimizer and callables that yield batches and losses; it knows
 nothing of data sets, priors or estimators.
 """
 
+import contextlib
 import copy
 import time
 from dataclasses import dataclass
@@ -40,6 +42,64 @@ def normalize_gradients(parameters, eps=1e-7):
 def kl_weight(epoch, warmup):
     """Linear KL annealing: ``beta = min(1, (epoch + 1) / warmup)`` for 0-based epochs."""
     return 1.0 if warmup == 0 else min(1.0, (epoch + 1) / warmup)
+
+
+class WeightAverage:
+    """An exponential moving average of a module's parameters, updated after each step.
+
+    The decay ramps up as ``min(decay, (1 + t) / (10 + t))`` over the first updates
+    ``t`` (as TensorFlow's ``ExponentialMovingAverage(num_updates=t)``), so that the
+    average forgets the random initial weights within a few hundred steps instead of
+    ``1 / (1 - decay)``.
+
+    Parameters
+    ----------
+    module : nn.Module
+        The module being trained; the average starts from its current parameters.
+    decay : float
+        Weight of the old average at each update, in [0, 1).
+    trained : dict, optional
+        ``{name: tensor}`` of the trained (not averaged) parameters of an earlier
+        run, with ``module`` holding that run's average: training resumes from them.
+    n_updates : int, default=0
+        Updates the earlier run's average had made.
+    """
+
+    def __init__(self, module, decay, trained=None, n_updates=0):
+        self.decay = decay
+        self.n_updates = n_updates
+        named = [(n, p) for n, p in module.named_parameters() if p.dtype.is_floating_point]
+        self._names = [n for n, _ in named]
+        self._live = [p for _, p in named]
+        self._average = [p.detach().clone() for p in self._live]
+        self.trained = None
+        if trained is not None:
+            with torch.no_grad():
+                torch._foreach_copy_(self._live, [trained[n].to(p.device) for n, p in named])
+
+    @torch.no_grad()
+    def update(self):
+        decay = min(self.decay, (1 + self.n_updates) / (10 + self.n_updates))
+        torch._foreach_lerp_(self._average, [p.detach() for p in self._live], 1.0 - decay)
+        self.n_updates += 1
+
+    @contextlib.contextmanager
+    def applied(self):
+        """The module holds the averaged parameters inside the block, its own after."""
+        with torch.no_grad():
+            own = [p.detach().clone() for p in self._live]
+            torch._foreach_copy_(self._live, self._average)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_(self._live, own)
+
+    @torch.no_grad()
+    def apply(self):
+        """Put the averaged parameters in the module; keep its own in ``trained``."""
+        self.trained = {n: p.detach().clone() for n, p in zip(self._names, self._live, strict=True)}
+        torch._foreach_copy_(self._live, self._average)
 
 
 @dataclass
@@ -87,6 +147,7 @@ def train(
     n_iter_no_change=10,
     report=None,
     average=None,
+    weight_average=None,
 ):
     """Run up to ``max_iter`` epochs; return the list of :class:`EpochReport`.
 
@@ -110,6 +171,10 @@ def train(
     average : callable, optional
         Maps the epoch's mean ``(loss, reconstruction, kl)`` tensor to the mean over
         data-parallel ranks, so that every rank reports the same figures.
+    weight_average : WeightAverage, optional
+        Updated after every step; validation scores the averaged weights, early
+        stopping keeps the best of them, and the module ends holding them; the last
+        trained weights, to resume from, stay in ``weight_average.trained``.
     """
     parameters = [p for p in module.parameters() if p.requires_grad]
     stopper = EarlyStopping(n_iter_no_change) if validate is not None else None
@@ -126,6 +191,8 @@ def train(
             loss.backward()
             normalize_gradients(parameters)
             optimizer.step()
+            if weight_average is not None:
+                weight_average.update()
             # Summed on the device: one host transfer per epoch, not per step.
             totals = totals + torch.stack([loss.detach(), reconstruction, kl])
             n_batches += 1
@@ -137,8 +204,9 @@ def train(
         stop = False
         if stopper is not None:
             module.eval()
-            entry.validation_score = float(validate())
-            stop = stopper.update(entry.validation_score, module)
+            with _evaluated_weights(weight_average):
+                entry.validation_score = float(validate())
+                stop = stopper.update(entry.validation_score, module)
         entry.seconds = time.perf_counter() - start
         entry.elapsed = time.perf_counter() - started
         history.append(entry)
@@ -146,7 +214,13 @@ def train(
             report(entry)
         if stop:
             break
+    if weight_average is not None:
+        weight_average.apply()
     if stopper is not None and stopper.best_state is not None:
         module.load_state_dict(stopper.best_state)
     module.eval()
     return history
+
+
+def _evaluated_weights(weight_average):
+    return contextlib.nullcontext() if weight_average is None else weight_average.applied()

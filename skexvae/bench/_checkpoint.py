@@ -2,14 +2,20 @@
 
 A run's state (the estimator, which resumes with ``warm_start``, and its log) is
 pickled after every segment, atomically, so that an interrupted run loses at most
-one segment and never leaves a half-written checkpoint.
+one segment and never leaves a half-written checkpoint. A checkpoint is lean: it
+holds weights, optimizer and random state and the log, not the training set (the
+estimator's exemplars), which is reattached on loading after a check that it is the
+same data; the paper's MLP checkpoints in about 20 MB.
 """
 
 import copy
+import hashlib
 import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from .._files import atomic_open
 
@@ -26,6 +32,8 @@ class TrainingLog:
     best_epoch: int = 0
     best_state: dict | None = None
     stopped_early: bool = False
+    #: SHA-256 of the training set, to reattach it as the exemplars on loading.
+    data_sha256: str | None = None
 
     @property
     def best_elbo(self):
@@ -47,7 +55,11 @@ def train_with_checkpoints(vae, X_train, X_validation, budget, path, echo=print)
     log : TrainingLog
     """
     path = Path(path)
-    vae, log = load_checkpoint(path) if path.exists() else (vae, TrainingLog())
+    fingerprint = data_sha256(X_train)
+    if path.exists():
+        vae, log = load_checkpoint(path, X_train, fingerprint)
+    else:
+        log = TrainingLog(data_sha256=fingerprint)
     if log.epochs:
         echo(f"  resumed from {path} after {log.epochs} epochs")
     while not log.stopped_early and log.epochs < budget.max_epochs:
@@ -85,15 +97,31 @@ def validation_elbo(vae, X):
         vae.set_params(n_importance_samples=samples)
 
 
+def data_sha256(X):
+    """SHA-256 of an array's shape, dtype and bytes."""
+    digest = hashlib.sha256(f"{X.shape}{X.dtype}".encode())
+    digest.update(memoryview(X.reshape(-1).view(np.uint8)))
+    return digest.hexdigest()
+
+
 def save_checkpoint(path, vae, log):
-    """Pickle ``(vae, log)`` to ``path`` through a temporary file and a rename."""
+    """Pickle ``(vae, log)``, without the exemplars, through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path) as f:
-        pickle.dump((vae, log), f, protocol=pickle.HIGHEST_PROTOCOL)
+    exemplars = vae.__dict__.pop("exemplars_", None)
+    try:
+        with atomic_open(path) as f:
+            pickle.dump((vae, log), f, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        if exemplars is not None:
+            vae.exemplars_ = exemplars
 
 
-def load_checkpoint(path):
-    """``(vae, log)`` from ``path``, or a ValueError that names the file."""
+def load_checkpoint(path, X_train, fingerprint=None):
+    """``(vae, log)`` from ``path`` with ``X_train`` as the exemplars again.
+
+    Raises a ValueError that names the file when it cannot be read, is no bench
+    checkpoint, or was trained on other data.
+    """
     try:
         with open(path, "rb") as f:
             vae, log = pickle.load(f)
@@ -103,4 +131,13 @@ def load_checkpoint(path):
         ) from exc
     if not isinstance(log, TrainingLog):
         raise ValueError(f"{path} is not a skexvae bench checkpoint; delete it or pick --out.")
+    if log.data_sha256 is None and hasattr(vae, "exemplars_"):
+        # A checkpoint from before lean checkpoints carries its training set.
+        log.data_sha256 = data_sha256(vae.exemplars_)
+    if log.data_sha256 != (fingerprint or data_sha256(X_train)):
+        raise ValueError(
+            f"checkpoint {path} was trained on other data than this budget's training "
+            "split (another --data-home or skexvae version?); delete it or pick --out."
+        )
+    vae.exemplars_ = np.ascontiguousarray(X_train, dtype=np.float32)
     return vae, log
