@@ -1004,7 +1004,8 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         # averaging kept their last weights.
         state.setdefault("precision", "float32")
         state.setdefault("ema_decay", None)
-        state.setdefault("_trained_weights", None)
+        if model_state is not None:
+            state.setdefault("_trained_weights", None)
         super().__setstate__(state)
         if model_state is not None:
             self.device_ = _resolve_device(str(self.device_), fallback=True)
