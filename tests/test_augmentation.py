@@ -195,6 +195,35 @@ def test_augmented_classifier_without_sample_weight_draws_fresh_rows(small_digit
         model.fit(X, y, sample_weight=np.ones(len(X)))
 
 
+class UntrainableVAE(BaseEstimator):
+    """A VAE whose training fails the test that calls it."""
+
+    def fit(self, X):
+        raise AssertionError("lam=1.0 must not train a VAE")
+
+    def sample_from_exemplars(self, X, n_samples=1, random_state=None, return_mean=False):
+        raise AssertionError("lam=1.0 must not generate")
+
+
+@pytest.mark.parametrize("vae", [None, UntrainableVAE()], ids=["default", "unfitted"])
+def test_lam_one_trains_no_vae(small_digits, vae):
+    X, y = small_digits
+    augmenter = ExemplarAugmenter(vae, lam=1.0)
+    np.testing.assert_array_equal(augmenter.fit_transform(X), X)
+    assert augmenter.vae_ is None
+    X_same, y_same = ExemplarSampler(vae, lam=1.0).fit_resample(X, y)
+    np.testing.assert_array_equal(X_same, X)
+    np.testing.assert_array_equal(y_same, y)
+    model = AugmentedClassifier(SGDClassifier(random_state=0), vae, lam=1.0, max_iter=3)
+    model.fit(X, y)
+    plain = SGDClassifier(random_state=0)
+    for _ in range(3):
+        plain.partial_fit(X, y, classes=np.unique(y))
+    np.testing.assert_allclose(model.estimator_.coef_, plain.coef_)
+    with pytest.raises(ValueError, match="lam=1.0, which trains no VAE"):
+        model.generate(X[:2])
+
+
 def test_default_vae_suits_the_data():
     small = default_vae(np.random.default_rng(0).random((500, 64)))
     assert small.likelihood == "bernoulli" and small.n_components == 16

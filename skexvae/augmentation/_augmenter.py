@@ -44,7 +44,8 @@ class ExemplarAugmenter(OneToOneFeatureMixin, TransformerMixin, _AugmentationBas
         through cloning, and beware that a VAE fitted on test rows leaks them).
     lam : float in [0, 1], default=0.4
         Weight of the real data (the paper's lambda; 0.4 for MNIST): ``1 - lam`` of the
-        rows are replaced. 1 turns augmentation off, 0 trains on synthetic rows only.
+        rows are replaced. 1 turns augmentation off (and trains no VAE), 0 trains on
+        synthetic rows only.
         Below 10 000 training rows a ``UserWarning`` says that augmentation raised the
         test error in every small-data case we measured: validate ``lam`` there.
     random_state : int, RandomState instance or None, default=None
@@ -54,8 +55,9 @@ class ExemplarAugmenter(OneToOneFeatureMixin, TransformerMixin, _AugmentationBas
 
     Attributes
     ----------
-    vae_ : ExemplarVAE
-        The fitted generative model.
+    vae_ : ExemplarVAE or None
+        The fitted generative model; None after a fit with ``lam=1`` and no fitted
+        ``vae`` (nothing is generated, so no VAE is trained).
     replaced_ : ndarray of shape (n_samples,), bool
         Rows that the last ``fit_transform`` replaced by synthetic ones.
     n_features_in_ : int

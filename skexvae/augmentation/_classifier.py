@@ -45,7 +45,8 @@ class AugmentedClassifier(
     vae : ExemplarVAE or None, default=None
         As for :class:`ExemplarAugmenter`.
     lam : float in [0, 1], default=0.4
-        Weight of the real data in the loss (the paper's lambda).
+        Weight of the real data in the loss (the paper's lambda); 1 trains the
+        classifier on the real rows alone, and no VAE.
     max_iter : int, default=20
         Epochs, i.e. ``partial_fit`` passes, each with fresh synthetic rows.
     random_state : int, RandomState instance or None, default=None
@@ -57,7 +58,8 @@ class AugmentedClassifier(
     ----------
     estimator_ : classifier
         The trained classifier.
-    vae_ : ExemplarVAE
+    vae_ : ExemplarVAE or None
+        None after a fit with ``lam=1`` and no fitted ``vae``.
     classes_ : ndarray of shape (n_classes,)
     n_iter_ : int
         Epochs run (``max_iter``).
@@ -120,6 +122,8 @@ class AugmentedClassifier(
     def _weighted_epoch(self, X, y, sample_weight, rng):
         n = len(X)
         weight = _check_sample_weight(sample_weight, X)
+        if self.lam == 1.0:
+            return X, y, weight
         X_synthetic = self.generate(X)[0].astype(X.dtype, copy=False)
         order = rng.permutation(2 * n)
         X_epoch = np.vstack([X, X_synthetic])[order]

@@ -22,7 +22,7 @@ class ExemplarSampler(_AugmentationBase):
     once before any row twice), so the class proportions stay as they are. The
     sampler does not rebalance classes; it says so with ``_sampling_type = "bypass"``
     and has no ``sampling_strategy``. ``lam=0`` returns one synthetic row per real
-    row and no real ones; ``lam=1`` returns the data unchanged.
+    row and no real ones; ``lam=1`` returns the data unchanged and trains no VAE.
 
     Parameters
     ----------
@@ -35,7 +35,8 @@ class ExemplarSampler(_AugmentationBase):
 
     Attributes
     ----------
-    vae_ : ExemplarVAE
+    vae_ : ExemplarVAE or None
+        None after a fit with ``lam=1`` and no fitted ``vae``.
     source_ : ndarray of shape (n_synthetic,)
         Row of the last ``fit_resample``'s ``X`` that each synthetic row comes from.
     n_features_in_ : int

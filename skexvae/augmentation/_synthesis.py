@@ -103,9 +103,16 @@ class GenerativeAugmentationMixin:
     }
 
     def _fit_vae(self, X):
-        """Set ``vae_`` and the random stream of the draws; return the stream."""
+        """Set ``vae_`` and the random stream of the draws; return the stream.
+
+        With ``lam=1`` nothing will be generated, so no VAE is trained: ``vae_`` is
+        the given VAE when it is fitted already, None otherwise.
+        """
         rng = check_random_state(self.random_state)
-        if self.vae is None:
+        self._rng = rng
+        if self.lam == 1.0 and (self.vae is None or not is_fitted(self.vae)):
+            self.vae_ = None
+        elif self.vae is None:
             vae = default_vae(X, random_state=rng.randint(2**31), verbose=self.verbose)
             if self.verbose:
                 print(f"[{type(self).__name__}] fitting {vae!r} on {X.shape}", flush=True)
@@ -114,7 +121,6 @@ class GenerativeAugmentationMixin:
             self.vae_ = self.vae
         else:
             self.vae_ = clone(self.vae).fit(X)
-        self._rng = rng
         if self.lam < 1.0 and len(X) < SMALL_DATA_ROWS:
             warnings.warn(
                 f"{type(self).__name__}: {len(X)} training rows. On training sets below "
@@ -149,6 +155,11 @@ class GenerativeAugmentationMixin:
             Row of ``X`` each new row comes from.
         """
         check_is_fitted(self, "vae_")
+        if self.vae_ is None:
+            raise ValueError(
+                f"This {type(self).__name__} was fitted with lam=1.0, which trains no VAE: "
+                "there is nothing to generate from. Fit it with lam < 1, or pass a fitted VAE."
+            )
         if random_state is None:
             random_state = self._rng.randint(2**31)
         return self.vae_.sample_from_exemplars(
