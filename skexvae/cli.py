@@ -39,7 +39,8 @@ def _bench_options(command, name):
         "--budget",
         choices=sorted(BUDGETS),
         default="quick",
-        help="quick: seconds; cpu-hour: about half an hour on 2 cores; paper: the full protocol",
+        help="quick: seconds; cpu-hour: at most an hour of training per prior on 2 cores; "
+        "paper: the full protocol",
     )
     command.add_argument("--out", default="skexvae-bench", help="results and checkpoints")
     command.add_argument("--seeds", type=int, default=1, help="runs per setting")

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import FAST
 from sklearn.neighbors import KNeighborsClassifier
 
+from skexvae import ExemplarVAE
 from skexvae._evaluation import active_units, knn_errors
-from skexvae.bench import run_ablation, run_density, run_knn
+from skexvae.bench import BUDGETS, run_ablation, run_density, run_knn
+from skexvae.bench._checkpoint import load_checkpoint, train_with_checkpoints
 from skexvae.cli import main
 
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -34,6 +37,39 @@ def test_active_units_count_dimensions_that_vary():
     Z = np.column_stack([rng.normal(size=500), 0.01 * rng.normal(size=500), np.ones(500)])
     assert active_units(Z) == 1
     assert active_units(Z, threshold=1e-5) == 2
+
+
+def _tiny_budget(**changes):
+    from dataclasses import replace
+
+    return replace(BUDGETS["quick"], max_epochs=2, checkpoint_every=1, **changes)
+
+
+def _warm_vae(prior):
+    return ExemplarVAE(**FAST, prior=prior, warm_start=True, random_state=0)
+
+
+def test_budget_epochs_per_prior(small_digits, tmp_path):
+    X, _ = small_digits
+    budget = _tiny_budget(epochs_by_prior=(("gaussian", 3),))
+    for prior, epochs in [("gaussian", 3), ("exemplar", 2)]:
+        path = tmp_path / f"{prior}.pkl"
+        _, log = train_with_checkpoints(_warm_vae(prior), X, X[:50], budget, path, [].append)
+        assert log.epochs == epochs == budget.epochs_of(prior)
+    assert BUDGETS["cpu-hour"].epochs_of("gaussian") > BUDGETS["cpu-hour"].epochs_of("exemplar")
+
+
+def test_checkpoints_are_lean_and_check_their_data(small_digits, tmp_path):
+    X, _ = small_digits
+    path = tmp_path / "run.pkl"
+    vae, _ = train_with_checkpoints(_warm_vae("exemplar"), X, X[:50], _tiny_budget(), path)
+    stored, _ = pickle.loads(path.read_bytes())
+    assert not hasattr(stored, "exemplars_")  # the training set is not in the file
+    resumed, log = load_checkpoint(path, X)
+    np.testing.assert_array_equal(resumed.exemplars_, X)
+    np.testing.assert_allclose(resumed.score_samples(X[:5]), vae.score_samples(X[:5]))
+    with pytest.raises(ValueError, match="run.pkl was trained on other data"):
+        load_checkpoint(path, X[::-1].copy())
 
 
 @needs_real_mnist

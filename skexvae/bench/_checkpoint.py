@@ -45,7 +45,7 @@ def train_with_checkpoints(vae, X_train, X_validation, budget, path, echo=print)
 
     Every ``budget.checkpoint_every`` epochs the validation ELBO is computed (every
     training exemplar in the prior), the best weights are kept, and the state is
-    written to ``path``. Training ends after ``budget.max_epochs`` epochs or
+    written to ``path``. Training ends after the budget's epochs for the prior or
     ``budget.patience`` epochs without improvement; the best weights are restored.
 
     Returns
@@ -62,8 +62,9 @@ def train_with_checkpoints(vae, X_train, X_validation, budget, path, echo=print)
         log = TrainingLog(data_sha256=fingerprint)
     if log.epochs:
         echo(f"  resumed from {path} after {log.epochs} epochs")
-    while not log.stopped_early and log.epochs < budget.max_epochs:
-        segment = min(budget.checkpoint_every, budget.max_epochs - log.epochs)
+    max_epochs = budget.epochs_of(vae.prior)
+    while not log.stopped_early and log.epochs < max_epochs:
+        segment = min(budget.checkpoint_every, max_epochs - log.epochs)
         start = time.perf_counter()
         vae.set_params(max_iter=segment).fit(X_train)
         seconds = time.perf_counter() - start
@@ -79,7 +80,7 @@ def train_with_checkpoints(vae, X_train, X_validation, budget, path, echo=print)
         log.stopped_early = log.epochs - log.best_epoch >= budget.patience
         save_checkpoint(path, vae, log)
         echo(
-            f"  epoch {log.epochs}/{budget.max_epochs}: loss {log.train_loss[-1]:.2f}, "
+            f"  epoch {log.epochs}/{max_epochs}: loss {log.train_loss[-1]:.2f}, "
             f"validation ELBO {elbo:.2f} (best {log.best_elbo:.2f} at {log.best_epoch}), "
             f"{seconds / segment:.1f} s/epoch"
         )

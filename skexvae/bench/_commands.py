@@ -161,7 +161,7 @@ def _setup(data_home, budget, max_epochs, out, echo):
         raise ValueError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}.")
     budget = BUDGETS[budget]
     if max_epochs is not None:
-        budget = replace(budget, max_epochs=max_epochs)
+        budget = replace(budget, max_epochs=max_epochs, epochs_by_prior=())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     echo(f"[bench] budget {budget.name}: {budget}")
@@ -267,13 +267,13 @@ def _density_markdown(result, table):
     b = result["budget"]
     lines = [
         f"Architecture `{result['architecture']}`. "
-        f"Budget `{b['name']}`: {b['n_train']} training images, at most {b['max_epochs']} "
-        f"epochs (KL warm-up {b['kl_warmup']}, patience {b['patience']}), "
+        f"Budget `{b['name']}`: {b['n_train']} training images, {_epoch_limits(b)} "
+        f"(KL warm-up {b['kl_warmup']}, patience {b['patience']}), "
         f"{result['n_seeds']} seed(s); {result['machine']}.",
         "",
         f"| run | trained with | test log-likelihood | paper ({table}) | ours − paper "
-        "| test ELBO | active units | epochs (best) | s / epoch |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| test ELBO | active units | epochs (best) | s / epoch | training min |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in result["rows"].items():
         spread = r.get("log_likelihood_seed_std", r["log_likelihood_sem"])
@@ -281,7 +281,8 @@ def _density_markdown(result, table):
             f"| {name} | {r['training']} | {r['log_likelihood']:.2f} ± {spread:.2f} "
             f"| {r['paper_log_likelihood']:.2f} | {r['difference_to_paper']:+.2f} "
             f"| {r['elbo']:.2f} | {r['active_units']:.0f} "
-            f"| {r['epochs']:.0f} ({r['best_epoch']:.0f}) | {r['seconds_per_epoch']:.1f} |"
+            f"| {r['epochs']:.0f} ({r['best_epoch']:.0f}) | {r['seconds_per_epoch']:.1f} "
+            f"| {r['training_seconds'] / 60:.0f} |"
         )
     lines += [
         "",
@@ -294,6 +295,15 @@ def _density_markdown(result, table):
     if "ranking" in result:
         lines.append(_ranking_line(result["ranking"], "log-likelihood"))
     return "\n".join(lines) + "\n"
+
+
+def _epoch_limits(budget):
+    """The epoch limits of a budget (as stored in a result), in words."""
+    limits = dict(budget.get("epochs_by_prior") or ())
+    if not limits:
+        return f"at most {budget['max_epochs']} epochs"
+    others = ", ".join(f"{prior} {epochs}" for prior, epochs in limits.items())
+    return f"at most {budget['max_epochs']} epochs ({others})"
 
 
 def _knn_markdown(result):
