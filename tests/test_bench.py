@@ -42,7 +42,7 @@ def test_active_units_count_dimensions_that_vary():
 def _tiny_budget(**changes):
     from dataclasses import replace
 
-    return replace(BUDGETS["quick"], max_epochs=2, checkpoint_every=1, **changes)
+    return replace(BUDGETS["quick"], **{"max_epochs": 2, "checkpoint_every": 1, **changes})
 
 
 def _warm_vae(prior):
@@ -63,11 +63,17 @@ def test_checkpoints_are_lean_and_check_their_data(small_digits, tmp_path):
     X, _ = small_digits
     path = tmp_path / "run.pkl"
     vae, _ = train_with_checkpoints(_warm_vae("exemplar"), X, X[:50], _tiny_budget(), path)
-    stored, _ = pickle.loads(path.read_bytes())
+    stored, log = pickle.loads(path.read_bytes())
     assert not hasattr(stored, "exemplars_")  # the training set is not in the file
-    resumed, log = load_checkpoint(path, X)
-    np.testing.assert_array_equal(resumed.exemplars_, X)
-    np.testing.assert_allclose(resumed.score_samples(X[:5]), vae.score_samples(X[:5]))
+    # Finished: trimmed to the best weights, which score as the run ended.
+    assert log.finished and log.best_state is None and stored._optimizer_state is None
+    rescored, _ = load_checkpoint(path, X)
+    np.testing.assert_array_equal(rescored.exemplars_, X)
+    np.testing.assert_allclose(rescored.score_samples(X[:5]), vae.score_samples(X[:5]))
+    again, _ = train_with_checkpoints(rescored, X, X[:50], _tiny_budget(), path, [].append)
+    np.testing.assert_allclose(again.score_samples(X[:5]), vae.score_samples(X[:5]))
+    with pytest.raises(ValueError, match="run.pkl holds a finished run of 2 epochs"):
+        train_with_checkpoints(rescored, X, X[:50], _tiny_budget(max_epochs=4), path)
     with pytest.raises(ValueError, match="run.pkl was trained on other data"):
         load_checkpoint(path, X[::-1].copy())
 
@@ -100,18 +106,17 @@ def test_quick_density_budget_end_to_end(tmp_path):
 
 @needs_real_mnist
 def test_interrupted_run_resumes_to_the_same_model(tmp_path):
-    quiet = [].append
-    options = {"budget": "quick", "priors": ("gaussian",), "echo": quiet}
-    run_density(REAL_MNIST, out=tmp_path / "a", max_epochs=2, **options)
+    options = {"budget": "quick", "priors": ("gaussian",), "max_epochs": 3}
+
+    def interrupt_after_epoch_2(line):
+        if "epoch 2/3" in line:  # printed after the epoch-2 checkpoint is written
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_density(REAL_MNIST, out=tmp_path / "a", echo=interrupt_after_epoch_2, **options)
     lines = []
-    resumed = run_density(
-        REAL_MNIST,
-        out=tmp_path / "a",
-        max_epochs=3,
-        echo=lines.append,
-        **{k: v for k, v in options.items() if k != "echo"},
-    )
-    straight = run_density(REAL_MNIST, out=tmp_path / "b", max_epochs=3, **options)
+    resumed = run_density(REAL_MNIST, out=tmp_path / "a", echo=lines.append, **options)
+    straight = run_density(REAL_MNIST, out=tmp_path / "b", echo=[].append, **options)
     assert any("resumed" in line and "after 2 epochs" in line for line in lines)
     ours, theirs = resumed["rows"]["gaussian"], straight["rows"]["gaussian"]
     assert ours["epochs"] == theirs["epochs"] == 3

@@ -5,7 +5,9 @@ pickled after every segment, atomically, so that an interrupted run loses at mos
 one segment and never leaves a half-written checkpoint. A checkpoint is lean: it
 holds weights, optimizer and random state and the log, not the training set (the
 estimator's exemplars), which is reattached on loading after a check that it is the
-same data; the paper's MLP checkpoints in about 20 MB.
+same data; the paper's MLP checkpoints in about 20 MB while it trains. A finished
+run keeps only what scoring needs, its best weights (about 6 MB for the MLP): it can
+be scored again, not trained further.
 """
 
 import copy
@@ -34,6 +36,8 @@ class TrainingLog:
     stopped_early: bool = False
     #: SHA-256 of the training set, to reattach it as the exemplars on loading.
     data_sha256: str | None = None
+    #: Trimmed to the best weights, without optimizer state: scored, not trained further.
+    finished: bool = False
 
     @property
     def best_elbo(self):
@@ -60,9 +64,15 @@ def train_with_checkpoints(vae, X_train, X_validation, budget, path, echo=print)
         vae, log = load_checkpoint(path, X_train, fingerprint)
     else:
         log = TrainingLog(data_sha256=fingerprint)
+    max_epochs = budget.epochs_of(vae.prior)
+    if log.finished and not log.stopped_early and log.epochs < max_epochs:
+        raise ValueError(
+            f"checkpoint {path} holds a finished run of {log.epochs} epochs, kept for "
+            f"scoring only (best weights, no optimizer state): it cannot train on to "
+            f"{max_epochs} epochs; delete it or pick --out."
+        )
     if log.epochs:
         echo(f"  resumed from {path} after {log.epochs} epochs")
-    max_epochs = budget.epochs_of(vae.prior)
     while not log.stopped_early and log.epochs < max_epochs:
         segment = min(budget.checkpoint_every, max_epochs - log.epochs)
         start = time.perf_counter()
@@ -86,7 +96,18 @@ def train_with_checkpoints(vae, X_train, X_validation, budget, path, echo=print)
         )
     if log.best_state is not None:
         vae.model_.load_state_dict(log.best_state)
+    if not log.finished:
+        _trim(vae, log)
+        save_checkpoint(path, vae, log)
     return vae, log
+
+
+def _trim(vae, log):
+    """Keep what scoring a finished run needs: its best weights, no training state."""
+    vae._optimizer_state = None
+    vae._trained_weights = None
+    log.best_state = None
+    log.finished = True
 
 
 def validation_elbo(vae, X):
