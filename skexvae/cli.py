@@ -54,6 +54,13 @@ def _bench_options(command, name):
         help="the networks' arithmetic (ExemplarVAE's precision); a forced one keeps "
         "checkpoints of its own",
     )
+    command.add_argument(
+        "--keep-training-state",
+        action="store_true",
+        help="keep finished runs' optimizer state in their checkpoints (about 3x larger), "
+        "so that a larger --max-epochs can extend them; by default they keep their best "
+        "weights only",
+    )
     if name == "ablation":
         command.add_argument("--study", choices=["loo", "m-ratio"], required=True)
     else:
@@ -88,6 +95,7 @@ def _bench(args):
         "n_seeds": args.seeds,
         "max_epochs": args.max_epochs,
         "precision": args.precision,
+        "keep_training_state": args.keep_training_state,
     }
     if args.experiment == "ablation":
         return run_ablation(

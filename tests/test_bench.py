@@ -78,6 +78,15 @@ def test_checkpoints_are_lean_and_check_their_data(small_digits, tmp_path):
         load_checkpoint(path, X[::-1].copy())
 
 
+def test_kept_training_state_extends_a_finished_run(small_digits, tmp_path):
+    X, _ = small_digits
+    path, options = tmp_path / "run.pkl", {"echo": [].append, "keep_training_state": True}
+    train_with_checkpoints(_warm_vae("gaussian"), X, X[:50], _tiny_budget(), path, **options)
+    vae, _ = load_checkpoint(path, X)
+    _, log = train_with_checkpoints(vae, X, X[:50], _tiny_budget(max_epochs=4), path, **options)
+    assert log.epochs == 4 and not log.finished
+
+
 @needs_real_mnist
 @pytest.mark.slow
 def test_quick_density_budget_end_to_end(tmp_path):

@@ -44,13 +44,18 @@ class TrainingLog:
         return max(self.validation_elbo) if self.validation_elbo else -float("inf")
 
 
-def train_with_checkpoints(vae, X_train, X_validation, budget, path, echo=print):
+def train_with_checkpoints(
+    vae, X_train, X_validation, budget, path, echo=print, keep_training_state=False
+):
     """Train ``vae`` under ``budget``, resuming from ``path`` when it holds a checkpoint.
 
     Every ``budget.checkpoint_every`` epochs the validation ELBO is computed (every
     training exemplar in the prior), the best weights are kept, and the state is
     written to ``path``. Training ends after the budget's epochs for the prior or
     ``budget.patience`` epochs without improvement; the best weights are restored.
+    The finished run's checkpoint is then trimmed to those weights (no optimizer
+    state), unless ``keep_training_state``: a kept one can train on to a larger
+    epoch limit, a trimmed one can only be scored again.
 
     Returns
     -------
@@ -69,7 +74,8 @@ def train_with_checkpoints(vae, X_train, X_validation, budget, path, echo=print)
         raise ValueError(
             f"checkpoint {path} holds a finished run of {log.epochs} epochs, kept for "
             f"scoring only (best weights, no optimizer state): it cannot train on to "
-            f"{max_epochs} epochs; delete it or pick --out."
+            f"{max_epochs} epochs; delete it or pick --out (and --keep-training-state "
+            "to keep a run resumable)."
         )
     if log.epochs:
         echo(f"  resumed from {path} after {log.epochs} epochs")
@@ -96,7 +102,7 @@ def train_with_checkpoints(vae, X_train, X_validation, budget, path, echo=print)
         )
     if log.best_state is not None:
         vae.model_.load_state_dict(log.best_state)
-    if not log.finished:
+    if not (log.finished or keep_training_state):
         _trim(vae, log)
         save_checkpoint(path, vae, log)
     return vae, log

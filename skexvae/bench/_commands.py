@@ -40,6 +40,7 @@ def run_density(
     score_neighbors=None,
     max_epochs=None,
     precision="auto",
+    keep_training_state=False,
     echo=print,
 ):
     """Table 3: test log-likelihood of each prior, with its ELBO, active units and timing.
@@ -52,7 +53,9 @@ def run_density(
     budget, splits, out = _setup(data_home, budget, max_epochs, out, echo)
     paper = PAPER_LOG_LIKELIHOOD[architecture]
     variants = {prior: (prior, {}, paper[prior]) for prior in priors}
-    runs = _train(variants, budget, splits, out, n_seeds, echo, architecture, precision)
+    runs = _train(
+        variants, budget, splits, out, n_seeds, echo, architecture, precision, keep_training_state
+    )
     rows = _density_rows(variants, runs, budget, splits, score_neighbors, echo)
     result = _result("density", budget, n_seeds, rows, architecture)
     result["ranking"] = _ranking(rows, "log_likelihood", higher_is_better=True)
@@ -72,6 +75,7 @@ def run_knn(
     n_seeds=1,
     max_epochs=None,
     precision="auto",
+    keep_training_state=False,
     echo=print,
 ):
     """Table 4: kNN classification error on 40-D latents, and a t-SNE picture (Fig. 5).
@@ -83,7 +87,9 @@ def run_knn(
     budget, splits, out = _setup(data_home, budget, max_epochs, out, echo)
     paper = PAPER_KNN_ERROR_PERCENT.get(architecture, {})
     variants = {prior: (prior, {}, paper.get(prior)) for prior in priors}
-    runs = _train(variants, budget, splits, out, n_seeds, echo, architecture, precision)
+    runs = _train(
+        variants, budget, splits, out, n_seeds, echo, architecture, precision, keep_training_state
+    )
     rows, latents = {}, {}
     for name, seeds in runs.items():
         echo(f"[bench] kNN error of {name}")
@@ -120,6 +126,7 @@ def run_ablation(
     score_neighbors=None,
     max_epochs=None,
     precision="auto",
+    keep_training_state=False,
     echo=print,
 ):
     """Table 1 (``study="loo"``: leave-one-out on and off) or Table 2 (``"m-ratio"``:
@@ -137,7 +144,16 @@ def run_ablation(
             f"exemplar, M/N = {ratio}": ("exemplar", {"M": ratio}, paper)
             for ratio, paper in PAPER_M_RATIO.items()
         }
-    runs = _train(variants, budget, splits, out, n_seeds, echo, precision=precision)
+    runs = _train(
+        variants,
+        budget,
+        splits,
+        out,
+        n_seeds,
+        echo,
+        precision=precision,
+        keep_training_state=keep_training_state,
+    )
     rows = _density_rows(variants, runs, budget, splits, score_neighbors, echo)
     result = _result(f"ablation-{study}", budget, n_seeds, rows)
     table = "Table 1" if study == "loo" else "Table 2"
@@ -169,8 +185,21 @@ def _setup(data_home, budget, max_epochs, out, echo):
     return budget, splits, out
 
 
-def _train(variants, budget, splits, out, n_seeds, echo, architecture="mlp", precision="auto"):
+def _train(
+    variants,
+    budget,
+    splits,
+    out,
+    n_seeds,
+    echo,
+    architecture="mlp",
+    precision="auto",
+    keep_training_state=False,
+):
     """``{name: [(vae, log) per seed]}``, each trained or resumed from its checkpoint.
+
+    A finished run's checkpoint keeps only its best weights unless
+    ``keep_training_state``, which keeps it resumable for a longer budget.
 
     A forced ``precision`` ("float32", "bfloat16") gets checkpoints of its own, so that
     the two can be compared from one ``out``; a resumed run keeps the precision its
@@ -187,7 +216,15 @@ def _train(variants, budget, splits, out, n_seeds, echo, architecture="mlp", pre
             file_name = f"{_slug(name)}{_suffix(architecture)}{forced}-seed{seed}.pkl"
             path = out / "checkpoints" / budget.name / file_name
             runs[name].append(
-                train_with_checkpoints(vae, splits.X_train, splits.X_validation, budget, path, echo)
+                train_with_checkpoints(
+                    vae,
+                    splits.X_train,
+                    splits.X_validation,
+                    budget,
+                    path,
+                    echo,
+                    keep_training_state=keep_training_state,
+                )
             )
     return runs
 
