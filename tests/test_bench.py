@@ -208,6 +208,14 @@ def test_convolutional_bench_models_train_with_rat_as_the_paper_does():
     assert make_estimator("gaussian", paper, 0, "convhvae").architecture == "convhvae"
 
 
+def test_paper_budget_trains_as_published():
+    from skexvae.bench._protocol import make_estimator
+
+    vae = make_estimator("exemplar", BUDGETS["paper"], 0)
+    assert vae.learning_rate_init == 5e-4 and vae.ema_decay is None and vae.kl_warmup == 100
+    assert make_estimator("exemplar", BUDGETS["cpu-hour"], 0).ema_decay == ExemplarVAE().ema_decay
+
+
 def test_cli_rejects_an_unknown_architecture(tmp_path, capsys):
     argv = ["bench", "density", "--architecture", "pixelsnail", "--data-home", str(tmp_path)]
     with pytest.raises(SystemExit):
