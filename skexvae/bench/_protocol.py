@@ -152,7 +152,8 @@ def make_estimator(prior, budget, random_state, architecture="mlp", **overrides)
     """The paper's model (300-unit gated layers, 40-D latents, batch 100).
 
     It trains with the library's defaults except for ``budget.estimator_params``:
-    the ``paper`` budget keeps the paper's Adam 5e-4 and last weights. ``architecture`` is one of :data:`ARCHITECTURES`. It trains ``checkpoint_every``
+    the ``paper`` budget keeps the paper's Adam 5e-4 and last weights.
+    ``architecture`` is one of :data:`ARCHITECTURES`. It trains ``checkpoint_every``
     epochs per ``fit`` and continues with warm starts.
     """
     params = {
