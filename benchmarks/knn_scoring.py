@@ -56,7 +56,8 @@ def main(argv=None):
         return 0
     # Checkpoints hold no training set: its exemplars are the 50k training split's.
     vae, log = load_checkpoint(args.checkpoint, data[1])
-    vae.model_.load_state_dict(log.best_state)
+    if log.best_state is not None:  # a run still training; a finished one holds its best
+        vae.model_.load_state_dict(log.best_state)
     X = binarize_once(data[0])[: args.n_points]
     # numba compiles pynndescent once per process (~25 s): not a per-image cost.
     scored(vae, X[:2], n_importance_samples=10, score_neighbors=args.neighbors[0])

@@ -29,6 +29,11 @@ from ._protocol import (
 STUDIES = ("loo", "m-ratio")
 
 
+def _print(line):
+    """Progress that shows at once, also in a log file that stdout is redirected to."""
+    print(line, flush=True)
+
+
 def run_density(
     data_home,
     *,
@@ -41,7 +46,7 @@ def run_density(
     max_epochs=None,
     precision="auto",
     keep_training_state=False,
-    echo=print,
+    echo=_print,
 ):
     """Table 3: test log-likelihood of each prior, with its ELBO, active units and timing.
 
@@ -76,7 +81,7 @@ def run_knn(
     max_epochs=None,
     precision="auto",
     keep_training_state=False,
-    echo=print,
+    echo=_print,
 ):
     """Table 4: kNN classification error on 40-D latents, and a t-SNE picture (Fig. 5).
 
@@ -127,7 +132,7 @@ def run_ablation(
     max_epochs=None,
     precision="auto",
     keep_training_state=False,
-    echo=print,
+    echo=_print,
 ):
     """Table 1 (``study="loo"``: leave-one-out on and off) or Table 2 (``"m-ratio"``:
     M/N in 1, 0.5, 0.2, 0.1) for the exemplar prior."""
