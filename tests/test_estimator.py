@@ -44,9 +44,10 @@ def test_training_lowers_the_loss(small_digits):
 
 def test_learned_sigma_moves_and_fixed_sigma_stays(small_digits):
     X, _ = small_digits
-    learned = ExemplarVAE(**FAST, random_state=0).fit(X)
+    # Enough steps for the learned sigma to leave its start of 1 whatever the seed.
+    learned = ExemplarVAE(**{**FAST, "max_iter": 10}, random_state=0).fit(X)
     fixed = ExemplarVAE(**FAST, sigma=0.25, random_state=0).fit(X)
-    assert learned.sigma_ != pytest.approx(1.0, abs=1e-4)
+    assert learned.sigma_ != pytest.approx(1.0, abs=5e-3)
     assert fixed.sigma_ == pytest.approx(0.25)
 
 
