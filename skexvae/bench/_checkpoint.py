@@ -6,7 +6,7 @@ one segment and never leaves a half-written checkpoint. A checkpoint is lean: it
 holds weights, optimizer and random state and the log, not the training set (the
 estimator's exemplars), which is reattached on loading after a check that it is the
 same data; the paper's MLP checkpoints in about 20 MB while it trains. A finished
-run keeps only what scoring needs, its best weights (about 6 MB for the MLP): it can
+run keeps only what scoring needs, its best weights (about 4 MB for the MLP): it can
 be scored again, not trained further.
 """
 
