@@ -57,7 +57,7 @@ def _bench_options(command, name):
     command.add_argument(
         "--keep-training-state",
         action="store_true",
-        help="keep finished runs' optimizer state in their checkpoints (about 3x larger), "
+        help="keep finished runs' optimizer state in their checkpoints (2-5x larger), "
         "so that a larger --max-epochs can extend them; by default they keep their best "
         "weights only",
     )
