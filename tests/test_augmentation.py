@@ -224,6 +224,81 @@ def test_lam_one_trains_no_vae(small_digits, vae):
         model.generate(X[:2])
 
 
+class MarkingVAE(BaseEstimator):
+    """Fitted on the rows it is given; its synthetic rows are all -1, which digits never are."""
+
+    def fit(self, X):
+        self.n_fit_rows_ = len(X)
+        return self
+
+    def sample_from_exemplars(self, X, n_samples=1, random_state=None, return_mean=False):
+        X_new = np.full((len(X) * n_samples, X.shape[1]), -1.0)
+        return X_new, np.repeat(np.arange(len(X)), n_samples)
+
+
+class ShareScorer(RecordingClassifier):
+    """Scores the (weighted) share of synthetic rows of its last epoch, or of real ones."""
+
+    def __init__(self, prefer="synthetic"):
+        self.prefer = prefer
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        weight = np.ones(len(X)) if sample_weight is None else sample_weight
+        synthetic = (X == -1).all(1)
+        self.synthetic_share_ = weight[synthetic].sum() / weight.sum()
+        self.n_rows_ = len(X)
+        return self.fit(X, y)
+
+    def score(self, X, y, sample_weight=None):
+        assert not (X == -1).all(1).any(), "held-out rows must be real"
+        shares = {"synthetic": self.synthetic_share_, "real": 1 - self.synthetic_share_}
+        return shares.get(self.prefer, 0.5)
+
+
+@pytest.mark.parametrize("prefer, chosen", [("synthetic", 0.4), ("real", 1.0), ("nothing", 1.0)])
+def test_auto_lam_chooses_the_best_held_out_score(small_digits, prefer, chosen):
+    X, y = small_digits
+    # With "nothing", every lam scores the same: the least augmentation wins.
+    model = AugmentedClassifier(
+        ShareScorer(prefer), MarkingVAE(), lam="auto", max_iter=2, random_state=0
+    )
+    model.fit(X, y)
+    assert model.lam_ == chosen and set(model.lam_scores_) == {0.4, 0.7, 1.0}
+    if prefer == "synthetic":
+        # Weighted epochs: real and synthetic rows together, weighted 2 lam and 2 (1 - lam).
+        np.testing.assert_allclose(list(model.lam_scores_.values()), [0.6, 0.3, 0.0])
+    # The VAE saw the rows not held out; the final classifier all rows, with lam_.
+    assert model.vae_.n_fit_rows_ == len(X) - round(0.1 * len(X))
+    assert model.estimator_.n_rows_ == (2 * len(X) if chosen < 1 else len(X))
+    np.testing.assert_allclose(model.estimator_.synthetic_share_, 1 - chosen)
+
+
+def test_auto_lam_without_sample_weight_and_on_real_data(small_digits, fitted_vae, capsys):
+    X, y = small_digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "auto" validates, so no small-data warning
+        model = AugmentedClassifier(
+            UnweightedPartialFit(), MarkingVAE(), lam="auto", max_iter=1, random_state=0
+        ).fit(X, y)
+    # Without sample_weight, 1 - lam of the rows are replaced.
+    assert (model.estimator_.epochs_[-1] == -1).all(1).sum() == round((1 - model.lam_) * len(X))
+    model = AugmentedClassifier(
+        SGDClassifier(random_state=0),
+        FrozenEstimator(fitted_vae),
+        lam="auto",
+        max_iter=2,
+        validation_fraction=0.2,
+        random_state=0,
+        verbose=1,
+    ).fit(X, y)
+    best = max(model.lam_scores_.values())
+    assert model.lam_ == max(lam for lam, s in model.lam_scores_.items() if s == best)
+    assert all(0 <= s <= 1 for s in model.lam_scores_.values())
+    assert f"lam='auto' chose lam={model.lam_}" in capsys.readouterr().out
+    with pytest.raises(InvalidParameterError, match="lam"):
+        AugmentedClassifier(lam="best").fit(X, y)
+
+
 def test_default_vae_suits_the_data():
     small = default_vae(np.random.default_rng(0).random((500, 64)))
     assert small.likelihood == "bernoulli" and small.n_components == 16

@@ -1,17 +1,22 @@
 """AugmentedClassifier: fresh synthetic rows every epoch, through ``partial_fit``."""
 
 import inspect
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._synthesis import GenerativeAugmentationMixin, replace_rows
+
+# What lam="auto" chooses from: the paper's MNIST weight, halfway, no augmentation.
+AUTO_LAMS = (0.4, 0.7, 1.0)
 
 
 def _estimator_has(name):
@@ -44,11 +49,19 @@ class AugmentedClassifier(
         Cloned before fitting. None means ``MLPClassifier()``.
     vae : ExemplarVAE or None, default=None
         As for :class:`ExemplarAugmenter`.
-    lam : float in [0, 1], default=0.4
+    lam : float in [0, 1] or "auto", default=0.4
         Weight of the real data in the loss (the paper's lambda); 1 trains the
-        classifier on the real rows alone, and no VAE.
+        classifier on the real rows alone, and no VAE. ``"auto"`` chooses it by
+        internal validation: ``validation_fraction`` of the rows (stratified) are
+        held out, the VAE is fitted on the others, a classifier is trained on them
+        with each lam of 0.4, 0.7 and 1.0 and scored (``estimator.score``) on the
+        held-out real rows, and the best lam (the larger one on ties) trains the
+        final classifier on all rows. It costs three more classifier fits, and
+        turns augmentation off where it does not help, as on small data sets.
     max_iter : int, default=20
         Epochs, i.e. ``partial_fit`` passes, each with fresh synthetic rows.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the rows held out to choose ``lam="auto"``; unused otherwise.
     random_state : int, RandomState instance or None, default=None
         Seeds the default VAE, the draws and the shuffling (not the classifier: set
         its own ``random_state``).
@@ -59,7 +72,13 @@ class AugmentedClassifier(
     estimator_ : classifier
         The trained classifier.
     vae_ : ExemplarVAE or None
-        None after a fit with ``lam=1`` and no fitted ``vae``.
+        None after a fit with ``lam=1`` and no fitted ``vae``. With ``lam="auto"``,
+        fitted on the rows not held out.
+    lam_ : float
+        The weight of the real data that trained ``estimator_``: ``lam``, or the
+        one ``"auto"`` chose.
+    lam_scores_ : dict of float to float
+        With ``lam="auto"`` only: held-out score of each candidate lam.
     classes_ : ndarray of shape (n_classes,)
     n_iter_ : int
         Epochs run (``max_iter``).
@@ -69,16 +88,27 @@ class AugmentedClassifier(
     _parameter_constraints = {
         **GenerativeAugmentationMixin._parameter_constraints,
         "estimator": [HasMethods(["partial_fit", "predict"]), None],
+        "lam": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     }
 
     def __init__(
-        self, estimator=None, vae=None, *, lam=0.4, max_iter=20, random_state=None, verbose=0
+        self,
+        estimator=None,
+        vae=None,
+        *,
+        lam=0.4,
+        max_iter=20,
+        validation_fraction=0.1,
+        random_state=None,
+        verbose=0,
     ):
         self.estimator = estimator
         self.vae = vae
         self.lam = lam
         self.max_iter = max_iter
+        self.validation_fraction = validation_fraction
         self.random_state = random_state
         self.verbose = verbose
 
@@ -106,28 +136,62 @@ class AugmentedClassifier(
             raise ValueError(
                 f"{type(estimator).__name__}.partial_fit does not accept sample_weight."
             )
-        rng = self._fit_vae(X)
-        for epoch in range(self.max_iter):
-            if weighted:
-                args = self._weighted_epoch(X, y, sample_weight, rng)
-            else:
-                args = (replace_rows(X, 1.0 - self.lam, rng, self.generate)[0], y, None)
-            _partial_fit(estimator, *args, classes=self.classes_)
-            if self.verbose:
-                print(f"[AugmentedClassifier] epoch {epoch + 1}/{self.max_iter}", flush=True)
-        self.estimator_ = estimator
+        weight = _check_sample_weight(sample_weight, X) if weighted else None
+        if self.lam == "auto":
+            rng = self._choose_lam(estimator, X, y, weight, sample_weight is not None)
+        else:
+            rng = self._fit_vae(X)
+            self.lam_ = float(self.lam)
+        self.estimator_ = self._train(clone(estimator), X, y, weight, self.lam_, rng)
         self.n_iter_ = self.max_iter
         return self
 
-    def _weighted_epoch(self, X, y, sample_weight, rng):
+    def _choose_lam(self, estimator, X, y, weight, weighted_score):
+        """Set ``lam_`` and ``lam_scores_`` by held-out score; fit ``vae_`` on the rest."""
+        fit_rows, held_out = train_test_split(
+            np.arange(len(X)),
+            test_size=self.validation_fraction,
+            stratify=y,
+            random_state=check_random_state(self.random_state).randint(2**31),
+        )
+        rng = self._fit_vae(X[fit_rows])
+        fit_weight = None if weight is None else weight[fit_rows]
+        score_params = {"sample_weight": weight[held_out]} if weighted_score else {}
+        self.lam_scores_ = {}
+        for lam in AUTO_LAMS:
+            trained = self._train(clone(estimator), X[fit_rows], y[fit_rows], fit_weight, lam, rng)
+            self.lam_scores_[lam] = float(trained.score(X[held_out], y[held_out], **score_params))
+            if self.verbose:
+                print(
+                    f"[AugmentedClassifier] lam={lam}: held-out score {self.lam_scores_[lam]:.4f}",
+                    flush=True,
+                )
+        best = max(self.lam_scores_.values())
+        self.lam_ = max(lam for lam, score in self.lam_scores_.items() if score == best)
+        if self.verbose:
+            print(f"[AugmentedClassifier] lam='auto' chose lam={self.lam_}", flush=True)
+        return rng
+
+    def _train(self, estimator, X, y, weight, lam, rng):
+        """``max_iter`` epochs of ``partial_fit`` on real rows and fresh synthetic ones."""
+        for epoch in range(self.max_iter):
+            if weight is not None:
+                args = self._weighted_epoch(X, y, weight, lam, rng)
+            else:
+                args = (replace_rows(X, 1.0 - lam, rng, self.generate)[0], y, None)
+            _partial_fit(estimator, *args, classes=self.classes_)
+            if self.verbose:
+                print(f"[AugmentedClassifier] epoch {epoch + 1}/{self.max_iter}", flush=True)
+        return estimator
+
+    def _weighted_epoch(self, X, y, weight, lam, rng):
         n = len(X)
-        weight = _check_sample_weight(sample_weight, X)
-        if self.lam == 1.0:
+        if lam == 1:
             return X, y, weight
         X_synthetic = self.generate(X)[0].astype(X.dtype, copy=False)
         order = rng.permutation(2 * n)
         X_epoch = np.vstack([X, X_synthetic])[order]
-        mix = np.concatenate([np.full(n, 2 * self.lam), np.full(n, 2 * (1.0 - self.lam))])
+        mix = np.concatenate([np.full(n, 2 * lam), np.full(n, 2 * (1.0 - lam))])
         return X_epoch, np.concatenate([y, y])[order], (mix * np.tile(weight, 2))[order]
 
     def predict(self, X):
