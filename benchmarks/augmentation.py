@@ -8,8 +8,10 @@ neighbours) and a Gaussian-prior VAE, the same MLP, fitted for ``--vae-epochs`` 
 training images without labels. Classifiers: (a) scikit-learn ``MLPClassifier``
 2 x 1024 and (b) a 2 x 1024 PyTorch MLP with label smoothing 0.1, both for
 ``--epochs`` epochs, over ``--seeds`` seeds. The lambda sweep (Exemplar VAE) uses the
-validation split. Small data: ``augmentation_small.py``. ``--quick`` checks the
-harness in a minute.
+validation split. ``--vae-checkpoints DIR`` uses the VAEs of a ``skexvae bench``
+run instead (``exemplar-seed0.pkl`` and ``gaussian-seed0.pkl`` in DIR, e.g. the
+committed ``docs/results/cpu-hour/checkpoints/cpu-hour``). Small data:
+``augmentation_small.py``. ``--quick`` checks the harness in a minute.
 """
 
 import argparse
@@ -29,22 +31,42 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 
 from skexvae import AugmentedClassifier, ExemplarAugmenter, ExemplarVAE
+from skexvae.bench._checkpoint import load_checkpoint
 from skexvae.datasets import load_mnist
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LAMBDAS = [0.2, 0.4, 0.6, 0.8, 1.0]
 
 
+VAES = {"exemplar": {"n_neighbors": 10}, "gaussian": {"prior": "gaussian"}}
+
+
 def fit_vaes(X, epochs):
-    """The two generative models, fitted once on the training images."""
-    vaes, seconds = {}, {}
+    """The two generative models, fitted once on the training images.
+
+    Returns the VAEs and, for each, its epochs and training seconds.
+    """
+    vaes, training = {}, {}
     common = {"max_iter": epochs, "kl_warmup": max(1, epochs // 3), "random_state": 0}
-    for name, params in (("exemplar", {"n_neighbors": 10}), ("gaussian", {"prior": "gaussian"})):
+    for name, params in VAES.items():
         start = time.perf_counter()
         vaes[name] = ExemplarVAE(**params, **common).fit(X)
-        seconds[name] = time.perf_counter() - start
-        print(f"  {name} VAE: {seconds[name]:.0f} s", flush=True)
-    return vaes, seconds
+        training[name] = {"epochs": epochs, "seconds": time.perf_counter() - start}
+        print(f"  {name} VAE: {training[name]['seconds']:.0f} s", flush=True)
+    return vaes, training
+
+
+def load_vaes(directory, X):
+    """The finished ``skexvae bench`` runs of both priors under ``directory``, on ``X``."""
+    vaes, training = {}, {}
+    for name in VAES:
+        vae, log = load_checkpoint(Path(directory) / f"{name}-seed0.pkl", X)
+        if log.best_state is not None:  # a run still training; a finished one holds its best
+            vae.model_.load_state_dict(log.best_state)
+        vaes[name] = vae
+        training[name] = {"epochs": log.epochs, "seconds": float(sum(log.epoch_seconds))}
+        print(f"  {name} VAE: {log.epochs} epochs, from {directory}", flush=True)
+    return vaes, training
 
 
 def synthesizer(vae, seed):
@@ -142,10 +164,13 @@ def _over_seeds(seeds, run):
 
 def markdown(result):
     lines = [f"Command: `{result['command']}`  ", f"Machine: {result['machine']}", ""]
+    vaes = result["vae_training"]
+    source = result.get("vae_checkpoints") or "fitted by this script"
     lines += [
-        f"VAEs fitted for {result['vae_epochs']} epochs on the 50k training images "
-        f"(exemplar RAT K=10: {result['vae_seconds']['exemplar']:.0f} s; Gaussian prior: "
-        f"{result['vae_seconds']['gaussian']:.0f} s). Classifiers: {result['epochs']} epochs, "
+        f"VAEs ({source}) trained on the 50k training images: exemplar RAT K=10 for "
+        f"{vaes['exemplar']['epochs']} epochs ({vaes['exemplar']['seconds'] / 60:.0f} min), "
+        f"Gaussian prior for {vaes['gaussian']['epochs']} epochs "
+        f"({vaes['gaussian']['seconds'] / 60:.0f} min). Classifiers: {result['epochs']} epochs, "
         f"batch 100, trained on the 50k training split only; lambda = weight of the real "
         f"data ({result['lam']} for the test errors).",
         "",
@@ -175,6 +200,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default="../shared/data/mnist")
     parser.add_argument("--vae-epochs", type=int, default=15)
+    parser.add_argument("--vae-checkpoints", help="directory of skexvae bench checkpoints")
     parser.add_argument("--epochs", type=int, default=5, help="classifier epochs")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--lam", type=float, default=0.4)
@@ -190,18 +216,26 @@ def main(argv=None):
     if args.quick:
         data = {s: (X[:1000], y[:1000]) for s, (X, y) in data.items()}
         args.vae_epochs, args.epochs, args.seeds = 1, 1, 2
+    if args.quick and args.vae_checkpoints:
+        parser.error("--quick fits its own small VAEs: leave out --vae-checkpoints")
+    # Checkpoints hold no training set: their exemplars are the 50k training split.
+    X_exemplars = data["train"][0]
     data = {s: (X.astype(np.float32), y) for s, (X, y) in data.items()}
     result = {
         "command": "python benchmarks/augmentation.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads",
-        "vae_epochs": args.vae_epochs,
+        "vae_checkpoints": args.vae_checkpoints,
         "epochs": args.epochs,
         "lam": args.lam,
     }
-    print("[augmentation] fitting the VAEs", flush=True)
-    vaes, result["vae_seconds"] = fit_vaes(data["train"][0], args.vae_epochs)
+    if args.vae_checkpoints:
+        print("[augmentation] loading the VAEs", flush=True)
+        vaes, result["vae_training"] = load_vaes(args.vae_checkpoints, X_exemplars)
+    else:
+        print("[augmentation] fitting the VAEs", flush=True)
+        vaes, result["vae_training"] = fit_vaes(data["train"][0], args.vae_epochs)
     print("[augmentation] test errors", flush=True)
     result["test_errors"] = test_errors(vaes, data, args.epochs, args.seeds, args.lam)
     print("[augmentation] lambda sweep", flush=True)

@@ -36,6 +36,19 @@ from .models._build import check_user_networks
 from .retrieval import SCORING_EXACT_MAX_N, LatentCache, RetrievalSubsampler, make_index
 
 
+class _Count(Interval):
+    """Integers from ``low`` up, without booleans.
+
+    Python counts ``True`` as 1: ``M=True`` would silently mean one exemplar.
+    """
+
+    def __init__(self, low):
+        super().__init__(Integral, low, None, closed="left")
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+
 class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Exemplar VAE: a VAE whose prior is a Parzen window over the encoded training set.
 
@@ -247,7 +260,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [_Count(1)],
         "architecture": [StrOptions({"mlp", "hvae", "convhvae", "conv"})],
         "image_shape": ["array-like", None],
         "encoder": [nn.Module, callable, None],
@@ -255,28 +268,28 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "prior": [StrOptions({"exemplar", "vamp", "gaussian"})],
         "likelihood": [StrOptions({"bernoulli", "gaussian", "logistic"})],
         "binarize": [StrOptions({"auto", "dynamic"}), None],
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", _Count(1)],
         "sigma": [StrOptions({"learn"}), Interval(Real, 0, None, closed="neither")],
         "M": [
             Interval(RealNotInt, 0, 1, closed="right"),
-            Interval(Integral, 1, None, closed="left"),
+            _Count(1),
         ],
         "leave_one_out": ["boolean"],
-        "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
+        "n_neighbors": [_Count(1), None],
         "index": [StrOptions({"auto", "exact", "pynndescent"})],
-        "score_neighbors": [Interval(Integral, 1, None, closed="left"), None],
-        "index_refresh": [StrOptions({"epoch"}), Interval(Integral, 1, None, closed="left")],
-        "n_pseudo_inputs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "score_neighbors": [_Count(1), None],
+        "index_refresh": [StrOptions({"epoch"}), _Count(1)],
+        "n_pseudo_inputs": [_Count(1)],
+        "batch_size": [_Count(1)],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        "max_iter": [_Count(1)],
+        "kl_warmup": [_Count(0)],
         "ema_decay": [Interval(Real, 0, 1, closed="left"), None],
         "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [_Count(1)],
+        "n_importance_samples": [_Count(1)],
         "device": [str, torch.device],
         "precision": [StrOptions(set(PRECISIONS))],
         "distributed": ["boolean"],
@@ -399,7 +412,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         generator = _torch_generator(rng, self.device_)
 
         X_all = self._to_tensor(X)
-        train_rows, val_rows = self._split_validation(len(X), rng)
+        train_rows, val_rows = self._split_validation(len(X), rng, warm)
         X_train = _select_rows(X_all, train_rows)
         self.M_ = self._resolve_M(len(X_train))
         spec = {
@@ -590,7 +603,12 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             check_user_networks(model, X_train[:2], self._spec)
         return model
 
-    def _split_validation(self, n_samples, rng):
+    def _split_validation(self, n_samples, rng, warm):
+        """Training and validation rows; a warm start keeps the first fit's split.
+
+        Even with ``random_state=None``: otherwise rows held out in one fit would be
+        trained on in the next and the early-stopping score would see them.
+        """
         if not self.early_stopping:
             return slice(None), None
         n_val = int(math.ceil(self.validation_fraction * n_samples))
@@ -600,13 +618,24 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 f"leaves {n_samples - n_val} training sample(s) of {n_samples}; at least "
                 "2 are needed. Lower validation_fraction or pass more data."
             )
-        order = torch.from_numpy(rng.permutation(n_samples))
+        if not (warm and hasattr(self, "_validation_seed")):
+            self._validation_seed = rng.randint(2**31)
+        order = torch.from_numpy(
+            np.random.RandomState(self._validation_seed).permutation(n_samples)
+        )
         return order[n_val:], order[:n_val]
 
     def _resolve_M(self, n_train):
         if self.prior != "exemplar":
             return None
         largest = n_train - 1 if self.leave_one_out else n_train
+        if largest < 1:
+            raise ValueError(
+                "prior='exemplar' with leave_one_out=True trains each row against the "
+                f"other training exemplars, and N={n_train} leaves none (N counts the rows "
+                "after the validation split): pass at least 2 rows, or set "
+                "leave_one_out=False."
+            )
         if isinstance(self.M, Integral):
             if self.M >= n_train:
                 raise ValueError(
@@ -777,7 +806,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         index = make_index(
             self.index,
             len(centres),
-            random_state=0,
+            random_state=check_random_state(self.random_state).randint(2**31),
             verbose=self.verbose,
             exact_max_n=SCORING_EXACT_MAX_N,
         )
@@ -1012,7 +1041,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         super().__setstate__(state)
         if model_state is not None:
             self.device_ = _resolve_device(str(self.device_), fallback=True)
-            model = build_vae(self._spec)
+            # Building draws initial weights, to be overwritten: leave the user's stream be.
+            with torch.random.fork_rng(devices=[]):
+                model = build_vae(self._spec)
             try:
                 model.load_state_dict(model_state)
             except RuntimeError as exc:
@@ -1027,7 +1058,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 def _positive_ints(values):
     """``values`` as a tuple of ints, or None if any of them is not a positive integer."""
     flat = np.ravel(np.asarray(values, dtype=object))
-    if not all(isinstance(v, Integral) and v > 0 for v in flat):
+    if not all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in flat):
         return None
     return tuple(int(v) for v in flat)
 

@@ -14,10 +14,7 @@ import torch
 from torch import nn
 
 from ._distributed import SINGLE_PROCESS
-from .models._numerics import float32, logsumexp
-
-# Largest intermediate tensor (elements) an evaluation chunk may create: 16 MiB in float32.
-ELEMENT_BUDGET = 2**22
+from .models._numerics import ELEMENT_BUDGET, float32, logsumexp
 
 
 @float32

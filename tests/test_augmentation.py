@@ -329,6 +329,18 @@ def test_bad_parameters_and_unfitted_use(small_digits):
         ExemplarAugmenter().transform(X)
 
 
+def test_sampler_warns_when_lam_asks_for_many_rows_per_row(small_digits, fitted_vae):
+    X, y = small_digits[0][:30], small_digits[1][:30]
+    with pytest.warns(UserWarning, match="570 synthetic rows to 30 real ones.*19 per row"):
+        X_new, _ = ExemplarSampler(FrozenEstimator(fitted_vae), lam=0.05).fit_resample(X, y)
+    assert len(X_new) == 600
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", ".*generative augmentation raised", UserWarning)
+        X_new, _ = ExemplarSampler(FrozenEstimator(fitted_vae), lam=0.1).fit_resample(X, y)
+    assert len(X_new) == 300  # 9 per row: no warning
+
+
 def test_small_data_warning(small_digits, fitted_vae):
     X, y = small_digits
     with pytest.warns(UserWarning, match="300 training rows.*raised the test error"):

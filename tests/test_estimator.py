@@ -5,6 +5,7 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+import torch
 from conftest import FAST
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -278,6 +279,62 @@ def test_rejects_inconsistent_options(small_digits):
     bad_fit(X, "not a torch device", device="gpu0")
     bad_fit(X, "hidden_layer_sizes", hidden_layer_sizes=(10, 0))
     bad_fit(X[:1], "1 sample")
+
+
+@pytest.mark.parametrize("param", ["M", "n_components", "hidden_layer_sizes", "n_neighbors"])
+def test_rejects_booleans_as_counts(small_digits, param):
+    bad_fit(small_digits[0], f"'{param}' parameter", **{param: True})
+
+
+def test_warm_start_refit_on_one_row(small_digits):
+    X = small_digits[0]
+    vae = ExemplarVAE(**FAST, warm_start=True, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="N=1 leaves none"):
+        vae.fit(X[:1])
+    vae = ExemplarVAE(**FAST, warm_start=True, leave_one_out=False, random_state=0).fit(X)
+    vae.fit(X[:1])
+    assert vae.n_iter_ == 2 * FAST["max_iter"] and vae.M_ == 1
+    assert np.isfinite(vae.loss_curve_).all()
+
+
+def test_warm_starts_keep_the_validation_split(small_digits):
+    X = small_digits[0]
+    vae = ExemplarVAE(**FAST, early_stopping=True, warm_start=True, random_state=None)
+    seed = vae.fit(X)._validation_seed
+    held_out = vae._split_validation(len(X), np.random.RandomState(), warm=True)[1]
+    vae.fit(X)
+    assert vae._validation_seed == seed and len(vae.validation_scores_) == 2 * FAST["max_iter"]
+    again = vae._split_validation(len(X), np.random.RandomState(), warm=True)[1]
+    np.testing.assert_array_equal(again, held_out)
+    # A fresh fit draws a fresh split.
+    assert vae.set_params(warm_start=False).fit(X)._validation_seed != seed
+
+
+def test_scoring_index_follows_random_state(small_digits, monkeypatch):
+    import skexvae._estimator as estimator_module
+
+    seeds = []
+
+    def recording_make_index(*args, random_state=None, **kwargs):
+        seeds.append(random_state)
+        return make_index(*args, random_state=random_state, **kwargs)
+
+    make_index = estimator_module.make_index
+    monkeypatch.setattr(estimator_module, "make_index", recording_make_index)
+    X = small_digits[0]
+    for random_state in (1, 2, 1):
+        vae = ExemplarVAE(**FAST, score_neighbors=3, index="pynndescent", random_state=0).fit(X)
+        vae.set_params(random_state=random_state).score_samples(X[:2])
+    assert seeds[0] == seeds[2] != seeds[1]
+
+
+def test_unpickling_leaves_the_global_torch_stream_alone(fitted):
+    blob = pickle.dumps(fitted)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    pickle.loads(blob)
+    torch.testing.assert_close(torch.rand(3), expected)
 
 
 def test_unfitted_use_raises_not_fitted():

@@ -166,6 +166,22 @@ def test_pynndescent_agrees_with_exact(clustered_cache):
     assert np.mean([len(set(a) & set(e)) / 10 for a, e in pairs]) >= 0.9
 
 
+class OnAnotherDevice(torch.Tensor):
+    """Stands for a GPU tensor on a CPU machine: ``cpu()`` gives a plain tensor back."""
+
+    def cpu(self, *args, **kwargs):
+        return self.as_subclass(torch.Tensor).clone()
+
+
+@pytest.mark.parametrize("index", [ExactIndex(), NNDescentIndex(random_state=0)])
+def test_index_pickles_its_cache_on_the_cpu(clustered_cache, index):
+    cache = clustered_cache[:200].clone().as_subclass(OnAnotherDevice)
+    index.build(cache)
+    loaded = pickle.loads(pickle.dumps(index))
+    assert type(loaded.cache) is torch.Tensor
+    torch.testing.assert_close(loaded.cache, clustered_cache[:200])
+
+
 def test_training_index_keeps_only_the_neighbour_table(clustered_cache):
     rows = torch.arange(0, len(clustered_cache), 37)
     z = clustered_cache[rows] + 0.05

@@ -116,6 +116,8 @@ class AugmentedClassifier(
     def fit(self, X, y, sample_weight=None):
         """Fit the VAE (unless fitted already), then the classifier for ``max_iter`` epochs.
 
+        With ``lam="auto"``, first choose lam on held-out rows (see ``lam``).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -181,7 +183,8 @@ class AugmentedClassifier(
                 args = (replace_rows(X, 1.0 - lam, rng, self.generate)[0], y, None)
             _partial_fit(estimator, *args, classes=self.classes_)
             if self.verbose:
-                print(f"[AugmentedClassifier] epoch {epoch + 1}/{self.max_iter}", flush=True)
+                line = f"[AugmentedClassifier] lam={lam}, epoch {epoch + 1}/{self.max_iter}"
+                print(line, flush=True)
         return estimator
 
     def _weighted_epoch(self, X, y, weight, lam, rng):

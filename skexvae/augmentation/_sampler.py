@@ -1,11 +1,17 @@
 """ExemplarSampler: generative data augmentation for imbalanced-learn pipelines."""
 
+import warnings
+
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from ._synthesis import _AugmentationBase
+
+# More synthetic rows per real one than this is more likely a lam mistaken for the
+# synthetic share (lam=0.01: 99 per row) than a wish: fit_resample warns.
+MAX_SYNTHETIC_PER_ROW = 10
 
 
 class ExemplarSampler(_AugmentationBase):
@@ -29,7 +35,9 @@ class ExemplarSampler(_AugmentationBase):
     vae : ExemplarVAE or None, default=None
         As for :class:`ExemplarAugmenter`.
     lam : float in [0, 1], default=0.4
-        Share of real rows in the output (the paper's lambda).
+        Share of real rows in the output (the paper's lambda): ``n * (1 - lam) / lam``
+        synthetic rows are added, so a small lam means many (a ``UserWarning`` says so
+        above 10 per real row).
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
 
@@ -64,9 +72,18 @@ class ExemplarSampler(_AugmentationBase):
         """
         X, y = validate_data(self, X, y, dtype=["float64", "float32"])
         check_classification_targets(y)
-        self._fit_vae(X)
         n = len(X)
         n_synthetic = n if self.lam == 0 else round(n * (1.0 - self.lam) / self.lam)
+        if n_synthetic > MAX_SYNTHETIC_PER_ROW * n:
+            warnings.warn(
+                f"ExemplarSampler(lam={self.lam}) adds {n_synthetic} synthetic rows to "
+                f"{n} real ones, (1 - lam) / lam = {n_synthetic / n:.0f} per row: lam is "
+                "the share of real rows in the output. A larger lam adds fewer; lam=0 "
+                "returns one synthetic row per real row and no real ones.",
+                UserWarning,
+                stacklevel=3,
+            )
+        self._fit_vae(X)
         self.source_ = np.resize(self._rng.permutation(n), n_synthetic)
         if n_synthetic == 0:
             return X, y

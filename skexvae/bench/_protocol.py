@@ -68,8 +68,9 @@ BUDGETS = {
     "quick": Budget("quick", 2_000, 500, 500, 5, 2, 50, 100, 200, 10, 1, 300),
     # At most an hour of training per prior on 2 CPU cores: the epochs that fit in 60
     # minutes at the epoch times of a quiet machine, fixed so that a run is reproducible
-    # on any machine. The exemplar RAT epoch measured 30-38 s at 50k (mean 35.6 s over
-    # the first 80 epochs of the cpu-hour run, pauses left out), so 100 epochs.
+    # on any machine. The exemplar RAT epoch measured 30-38 s at 50k (mean 34.6 s over
+    # the cpu-hour run, pauses left out), so 100 epochs; Gaussian and VampPrior from
+    # benchmarks/results/speed.md's 4.7 s and 11.1 s with a margin of a quarter.
     "cpu-hour": Budget(
         "cpu-hour",
         n_train=50_000,

@@ -5,6 +5,9 @@ import functools
 
 import torch
 
+# Largest intermediate tensor (elements) a chunked computation may create: 16 MiB in
+# float32. Evaluation, scoring and exact kNN search cut their work to fit it.
+ELEMENT_BUDGET = 2**22
 # Device types whose autocast a float32 region switches off.
 _AUTOCAST_DEVICES = ("cpu", "cuda")
 

@@ -1,5 +1,7 @@
 """The index interface and the choice of backend."""
 
+import torch
+
 # Largest exemplar set for which index="auto" picks the exact backend. Measured on
 # 2 cores (benchmarks/rat.py, rat_refresh.py): whole RAT epochs on MNIST cost 7.8 s
 # exact vs 10.4 s pynndescent at N = 20k and 21.1 s vs 21.6 s at 50k; the index alone
@@ -30,6 +32,14 @@ class KNNIndex:
 
     def build(self, cache):
         raise NotImplementedError
+
+    def __getstate__(self):
+        # A cache on a GPU would pickle as a GPU tensor, which a CPU-only machine
+        # cannot load: it travels on the CPU (every fit builds a fresh index).
+        state = self.__dict__.copy()
+        if isinstance(state.get("cache"), torch.Tensor):
+            state["cache"] = state["cache"].cpu()
+        return state
 
     def query(self, z, k, allowed=None, near_rows=None):
         raise NotImplementedError

@@ -2,11 +2,8 @@
 
 import torch
 
-from ..models._numerics import float32
+from ..models._numerics import ELEMENT_BUDGET, float32
 from ._base import KNNIndex
-
-# Distances computed per chunk: bounds the (B, chunk) matrix to 16 MiB in float32.
-_ELEMENTS_PER_CHUNK = 2**22
 
 
 class ExactIndex(KNNIndex):
@@ -38,7 +35,8 @@ def exact_knn(z, points, k, allowed=None):
     fewer than ``k`` are allowed the result is padded with -1.
     """
     k = min(k, len(points))
-    chunk = max(k, _ELEMENTS_PER_CHUNK // max(len(z), 1))
+    # Distances per chunk: the (B, chunk) matrix stays within the element budget.
+    chunk = max(k, ELEMENT_BUDGET // max(len(z), 1))
     values, indices = [], []
     for start in range(0, len(points), chunk):
         block = points[start : start + chunk]

@@ -149,7 +149,7 @@ class NNDescentIndex(KNNIndex):
 
     def __getstate__(self):
         # The numba graph is rebuilt from the cache on first use after unpickling.
-        state = self.__dict__.copy()
+        state = super().__getstate__()
         state["_graph"] = None
         state["_neighbour_table"] = None
         return state
