@@ -97,7 +97,7 @@ def _expected_failures(estimator):
     ],
     expected_failed_checks=_expected_failures,
 )
-@pytest.mark.filterwarnings("ignore:.*generative augmentation raised:UserWarning")
+@pytest.mark.filterwarnings("ignore:.*raised the test error:UserWarning")
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
