@@ -147,7 +147,12 @@ def main(argv=None):
     parser.add_argument("--data-home", default="../shared/data/mnist")
     parser.add_argument("--mnist-sizes", type=int, nargs="*", default=[2000, 5000])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=50, help="AugmentedClassifier epochs")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=200,
+        help="AugmentedClassifier epochs (as MLPClassifier max_iter)",
+    )
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     result = {
