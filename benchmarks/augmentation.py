@@ -31,13 +31,11 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 
 from skexvae import AugmentedClassifier, ExemplarAugmenter, ExemplarVAE
-from skexvae.bench._checkpoint import load_checkpoint
+from skexvae.bench._checkpoint import load_checkpoint, restore_best
 from skexvae.datasets import load_mnist
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LAMBDAS = [0.2, 0.4, 0.6, 0.8, 1.0]
-
-
 VAES = {"exemplar": {"n_neighbors": 10}, "gaussian": {"prior": "gaussian"}}
 
 
@@ -57,13 +55,14 @@ def fit_vaes(X, epochs):
 
 
 def load_vaes(directory, X):
-    """The finished ``skexvae bench`` runs of both priors under ``directory``, on ``X``."""
+    """The ``skexvae bench`` runs of both priors under ``directory``, with their best weights.
+
+    Checkpoints hold no training set: ``X``, the 50k training split, is reattached.
+    """
     vaes, training = {}, {}
     for name in VAES:
         vae, log = load_checkpoint(Path(directory) / f"{name}-seed0.pkl", X)
-        if log.best_state is not None:  # a run still training; a finished one holds its best
-            vae.model_.load_state_dict(log.best_state)
-        vaes[name] = vae
+        vaes[name] = restore_best(vae, log)
         training[name] = {"epochs": log.epochs, "seconds": float(sum(log.epoch_seconds))}
         print(f"  {name} VAE: {log.epochs} epochs, from {directory}", flush=True)
     return vaes, training
@@ -207,6 +206,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the harness")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
+    if args.quick and args.vae_checkpoints:
+        parser.error("--quick fits its own small VAEs: leave out --vae-checkpoints")
     splits = ("train", "validation", "test")
     try:
         data = {s: load_mnist(args.data_home, split=s, return_X_y=True) for s in splits}
@@ -216,10 +217,6 @@ def main(argv=None):
     if args.quick:
         data = {s: (X[:1000], y[:1000]) for s, (X, y) in data.items()}
         args.vae_epochs, args.epochs, args.seeds = 1, 1, 2
-    if args.quick and args.vae_checkpoints:
-        parser.error("--quick fits its own small VAEs: leave out --vae-checkpoints")
-    # Checkpoints hold no training set: their exemplars are the 50k training split.
-    X_exemplars = data["train"][0]
     data = {s: (X.astype(np.float32), y) for s, (X, y) in data.items()}
     result = {
         "command": "python benchmarks/augmentation.py "
@@ -232,7 +229,7 @@ def main(argv=None):
     }
     if args.vae_checkpoints:
         print("[augmentation] loading the VAEs", flush=True)
-        vaes, result["vae_training"] = load_vaes(args.vae_checkpoints, X_exemplars)
+        vaes, result["vae_training"] = load_vaes(args.vae_checkpoints, data["train"][0])
     else:
         print("[augmentation] fitting the VAEs", flush=True)
         vaes, result["vae_training"] = fit_vaes(data["train"][0], args.vae_epochs)

@@ -17,7 +17,7 @@ import time
 import numpy as np
 from _common import binarize_once, load_mnist_splits, write_results
 
-from skexvae.bench._checkpoint import load_checkpoint
+from skexvae.bench._checkpoint import load_checkpoint, restore_best
 
 
 def scored(vae, X, **params):
@@ -56,8 +56,7 @@ def main(argv=None):
         return 0
     # Checkpoints hold no training set: its exemplars are the 50k training split's.
     vae, log = load_checkpoint(args.checkpoint, data[1])
-    if log.best_state is not None:  # a run still training; a finished one holds its best
-        vae.model_.load_state_dict(log.best_state)
+    restore_best(vae, log)
     X = binarize_once(data[0])[: args.n_points]
     # numba compiles pynndescent once per process (~25 s): not a per-image cost.
     scored(vae, X[:2], n_importance_samples=10, score_neighbors=args.neighbors[0])

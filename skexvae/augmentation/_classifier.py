@@ -156,7 +156,8 @@ class AugmentedClassifier(
             stratify=y,
             random_state=check_random_state(self.random_state).randint(2**31),
         )
-        rng = self._fit_vae(X[fit_rows])
+        # The held-out score decides whether augmentation helps: no small-data warning.
+        rng = self._fit_vae(X[fit_rows], warn_small_data=False)
         fit_weight = None if weight is None else weight[fit_rows]
         score_params = {"sample_weight": weight[held_out]} if weighted_score else {}
         self.lam_scores_ = {}

@@ -103,11 +103,13 @@ class GenerativeAugmentationMixin:
         "verbose": ["verbose"],
     }
 
-    def _fit_vae(self, X):
+    def _fit_vae(self, X, *, warn_small_data=True):
         """Set ``vae_`` and the random stream of the draws; return the stream.
 
         With ``lam=1`` nothing will be generated, so no VAE is trained: ``vae_`` is
-        the given VAE when it is fitted already, None otherwise.
+        the given VAE when it is fitted already, None otherwise. Below
+        ``SMALL_DATA_ROWS`` rows a fixed ``lam < 1`` warns, unless ``warn_small_data``
+        is off (a lam chosen on held-out rows).
         """
         rng = check_random_state(self.random_state)
         self._rng = rng
@@ -122,8 +124,7 @@ class GenerativeAugmentationMixin:
             self.vae_ = self.vae
         else:
             self.vae_ = clone(self.vae).fit(X)
-        # lam="auto" (AugmentedClassifier) validates augmentation itself: no warning.
-        if self.lam != "auto" and self.lam < 1 and len(X) < SMALL_DATA_ROWS:
+        if warn_small_data and self.lam < 1 and len(X) < SMALL_DATA_ROWS:
             warnings.warn(
                 f"{type(self).__name__}: {len(X)} training rows. On training sets below "
                 f"{SMALL_DATA_ROWS} rows, one draw of synthetic rows at a fixed lam raised "

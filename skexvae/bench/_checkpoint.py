@@ -101,12 +101,18 @@ def train_with_checkpoints(
             f"validation ELBO {elbo:.2f} (best {log.best_elbo:.2f} at {log.best_epoch}), "
             f"{seconds / segment:.1f} s/epoch"
         )
-    if log.best_state is not None:
-        vae.model_.load_state_dict(log.best_state)
+    restore_best(vae, log)
     if not (log.finished or keep_training_state):
         _trim(vae, log)
         save_checkpoint(path, vae, log)
     return vae, log
+
+
+def restore_best(vae, log):
+    """Put the run's best weights into ``vae``; a finished run holds only those already."""
+    if log.best_state is not None:
+        vae.model_.load_state_dict(log.best_state)
+    return vae
 
 
 def _trim(vae, log):
