@@ -163,8 +163,16 @@ def test_image_shape_must_match_the_features(binary_digits):
 
 
 def test_rectangular_images_with_explicit_shape(binary_digits):
-    vae = ExemplarVAE(architecture="convhvae", image_shape=(1, 4, 16), max_iter=1, **SMALL)
-    assert vae.fit(binary_digits[:60]).transform(binary_digits[:2]).shape == (2, 4)
+    def codes(shape):
+        vae = ExemplarVAE(
+            architecture="convhvae", image_shape=shape, max_iter=1, random_state=0, **SMALL
+        )
+        return vae.fit(binary_digits[:60]).transform(binary_digits[:2])
+
+    wide = codes((1, 4, 16))
+    assert wide.shape == (2, 4) and np.isfinite(wide).all()
+    # The same pixels read as another shape are other images: the shape is used.
+    assert not np.allclose(wide, codes((1, 16, 4)))
 
 
 def test_grid_search_over_sigma_and_M_for_two_level_models(binary_digits):
@@ -175,7 +183,11 @@ def test_grid_search_over_sigma_and_M_for_two_level_models(binary_digits):
         {"sigma": [0.5, 1.0], "M": [0.5, 20]},
         cv=2,
     ).fit(binary_digits[:120])
-    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all()
+    # Each setting reaches the model: four settings, four scores.
+    assert len(np.unique(np.round(scores, 6))) == 4
+    assert search.best_estimator_.sigma_ == search.best_params_["sigma"]
 
 
 def test_warm_start_refuses_a_changed_architecture(binary_digits):

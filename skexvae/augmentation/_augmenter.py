@@ -77,7 +77,7 @@ class ExemplarAugmenter(OneToOneFeatureMixin, TransformerMixin, _AugmentationBas
     >>> from skexvae import ExemplarAugmenter, ExemplarVAE
     >>> X, y = load_digits(return_X_y=True)
     >>> X = X / 16
-    >>> vae = ExemplarVAE(n_components=8, hidden_layer_sizes=(64,), max_iter=5)
+    >>> vae = ExemplarVAE(n_components=8, hidden_layer_sizes=(64,), max_iter=5, random_state=0)
     >>> pipe = make_pipeline(
     ...     ExemplarAugmenter(vae, random_state=0), LogisticRegression(max_iter=500)
     ... )
