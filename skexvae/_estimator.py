@@ -1,7 +1,9 @@
 """ExemplarVAE: the scikit-learn estimator around the PyTorch model."""
 
+import copy
 import functools
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -164,6 +166,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         schedule where the last ``fit`` left them, for ``max_iter`` more epochs;
         ``n_iter_`` and the curves accumulate. Together with pickling this
         checkpoints and resumes long runs. The architecture parameters must not change.
+        The optimizer's state is kept (and pickled) only by fits made with
+        ``warm_start=True``; turning it on after another fit continues from the
+        fitted weights with a fresh optimizer.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when the validation ELBO has
         not improved for ``n_iter_no_change`` epochs and keep the best weights. The
@@ -210,18 +215,28 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     ----------
     model_ : skexvae.models.VAE or skexvae.models.TwoLevelVAE
         The trained PyTorch module.
-    exemplars_ : ndarray of shape (n_exemplars, n_features)
-        Exemplars of the prior, float32; replace them with :meth:`set_exemplars`.
-        When ``fit`` was given a ``numpy.memmap`` this is that memmap, not a copy,
-        and a pickle of the estimator stores its file's path, not its contents.
+    exemplars_ : ndarray of shape (n_exemplars, n_features) or None
+        Exemplars of the prior, float32, the rows that ``sample`` names; replace
+        them with :meth:`set_exemplars`. When ``fit`` was given a ``numpy.memmap``
+        this is that memmap, not a copy. The prior needs only their latents
+        (``exemplar_latents_``), so a pickle leaves the rows out: a loaded estimator
+        scores and samples as before, with ``exemplars_`` None (or, for a memmap,
+        the file reopened from its path); ``set_exemplars`` puts rows back.
+    exemplar_latents_ : ndarray of shape (n_exemplars, n_components) or None
+        ``mu(x_n)`` of each exemplar, float32: the centres of the prior's kernels,
+        encoded once by ``fit`` and :meth:`set_exemplars` (None for the other
+        priors). Scoring and sampling read them and never re-encode the exemplars.
     sigma_ : float or None
         Standard deviation of the exemplar prior's kernels, learned or fixed (None for
         the other priors).
     M_ : int or None
         Exemplars per training step, as resolved from ``M``.
     index_ : KNNIndex or None
-        The RAT index over the latent cache of the training exemplars (None without
-        RAT); it pickles, and a pynndescent graph is rebuilt on first use.
+        The kNN index over ``exemplar_latents_`` that :meth:`score_samples` searches
+        when ``score_neighbors`` is set at ``fit`` or ``set_exemplars`` (None
+        otherwise; setting ``score_neighbors`` later builds one per call). It
+        pickles without its latents (it gets ``exemplar_latents_`` back on loading),
+        and a pynndescent graph is rebuilt on first use.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -476,9 +491,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             average=group.average,
             weight_average=weight_average,
         )
-        self._keep_trained_weights(weight_average)
+        self._keep_training_state(weight_average, optimizer)
         self.exemplars_ = X
-        self._optimizer_state = optimizer.state_dict()
+        self._encode_exemplars(X_all, group)
         self._generator_state = generator.get_state()
         self._record_history(history, warm)
         return self
@@ -496,8 +511,16 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             return None
         return WeightAverage(self.model_, self.ema_decay, trained, n_updates)
 
-    def _keep_trained_weights(self, weight_average):
-        self._trained_weights = None
+    def _keep_training_state(self, weight_average, optimizer):
+        """What the next warm fit resumes from, kept only when ``warm_start`` asks for it.
+
+        Adam's moments and the trained weights behind the average are three times the
+        weights: a model that will not be trained further does not carry them.
+        """
+        self._trained_weights = self._optimizer_state = None
+        if not self.warm_start:
+            return
+        self._optimizer_state = optimizer.state_dict()
         if weight_average is not None:
             self._trained_weights = (weight_average.trained, weight_average.n_updates)
 
@@ -511,12 +534,11 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _exemplar_subsampler(self, X_train, rng, generator, group):
         """Exact M-subsets, or RAT over a latent cache when ``n_neighbors`` is set."""
-        self.index_ = None
         if self.prior != "exemplar":
             return None
         if self.n_neighbors is None:
             return ExemplarSubsampler(X_train, self.M_, self.leave_one_out, generator, group)
-        self.index_ = make_index(
+        index = make_index(
             self.index,
             len(X_train),
             random_state=rng.randint(2**31),
@@ -534,7 +556,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self.M_,
             self.leave_one_out,
             self.n_neighbors,
-            self.index_,
+            index,
             cache,
             refresh_every,
             generator,
@@ -800,9 +822,14 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _scoring_log_prior(self):
         """``log p(z|X)`` over all exemplars: the exact sum, or ``score_neighbors`` of them."""
-        centres = self._exemplar_means(self._to_tensor(self.exemplars_))
+        centres = self._latent_centres()
         if centres is None or self.score_neighbors is None:
             return full_log_prior(self.model_, centres)
+        index = self.index_ if self.index_ is not None else self._scoring_index(centres)
+        k = min(self.score_neighbors, len(centres))
+        return knn_log_prior(self.model_, centres, index, k)
+
+    def _scoring_index(self, centres):
         index = make_index(
             self.index,
             len(centres),
@@ -811,8 +838,38 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             exact_max_n=SCORING_EXACT_MAX_N,
         )
         index.build(centres)
-        k = min(self.score_neighbors, len(centres))
-        return knn_log_prior(self.model_, centres, index, k)
+        return index
+
+    @torch.no_grad()
+    def _encode_exemplars(self, X, group=SINGLE_PROCESS):
+        """Set ``exemplar_latents_`` (and ``index_``) from the exemplar rows ``X``.
+
+        ``X`` is a tensor on the device or the reader of a memmap's rows.
+        """
+        self._device_centres = None
+        self.index_ = None
+        self.exemplar_latents_ = None
+        if not self.model_.uses_exemplars:
+            return
+        with autocast(self._resolved_precision(), self.device_):
+            centres = encode_means(self.model_.encoder, X, group)
+        self.exemplar_latents_ = centres.cpu().numpy()
+        self._device_centres = centres
+        if self.score_neighbors is not None:
+            self.index_ = self._scoring_index(centres)
+
+    def _latent_centres(self):
+        """``exemplar_latents_`` as a tensor on the device (None for the other priors)."""
+        if not self.model_.uses_exemplars:
+            return None
+        if self.exemplar_latents_ is None:
+            raise ValueError(
+                "This ExemplarVAE was saved by an older skexvae without its exemplars; "
+                "call set_exemplars(X) with its training rows to score or sample."
+            )
+        if getattr(self, "_device_centres", None) is None:
+            self._device_centres = torch.from_numpy(self.exemplar_latents_).to(self.device_)
+        return self._device_centres
 
     def score(self, X, y=None):
         """Mean IWAE log-likelihood of ``X`` in nats (higher is better).
@@ -853,16 +910,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         generator = self._sampling_generator(random_state)
-        prior = self.model_.prior
         with torch.no_grad(), self._autocast():
-            if self.model_.uses_exemplars:
-                index = torch.randint(
-                    len(self.exemplars_), (n_samples,), generator=generator, device=self.device_
-                )
-                exemplars = self._to_tensor(self.exemplars_)[index]
-                z = prior.sample(encode_means(self.model_.encoder, exemplars), generator)
-            else:
-                z, index = prior.sample(n_samples, self.model_.encoder, generator, self.device_)
+            z, index = self.model_.prior.sample(
+                n_samples, self.model_.encoder, generator, self.device_, self._latent_centres()
+            )
             X = self._decode(z, generator, return_mean)
         return X.cpu().numpy().astype(np.float64), index.cpu().numpy()
 
@@ -899,14 +950,8 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         generator = self._sampling_generator(random_state)
         source = torch.arange(len(X), device=self.device_).repeat_interleave(n_samples)
         with torch.no_grad(), self._autocast():
-            mean, log_var = self.model_.encoder(X)
-            mean = mean.repeat_interleave(n_samples, dim=0)
-            if self.model_.uses_exemplars:
-                z = self.model_.prior.sample(mean, generator)
-            else:
-                log_var = log_var.repeat_interleave(n_samples, dim=0)
-                noise = torch.randn(mean.shape, generator=generator, device=self.device_)
-                z = mean + noise * torch.exp(0.5 * log_var)
+            mean, log_var = (t.repeat_interleave(n_samples, dim=0) for t in self.model_.encoder(X))
+            z = self.model_.prior.sample_around(mean, log_var, generator)
             X_new = self._decode(z, generator, return_mean)
         return X_new.cpu().numpy().astype(np.float64), source.cpu().numpy()
 
@@ -914,8 +959,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """Replace the exemplars of the prior without retraining.
 
         The paper notes that an Exemplar VAE can be trained with one exemplar set and
-        used with another, for example a larger one. Affects :meth:`score_samples`
-        and :meth:`sample`.
+        used with another, for example a larger one. Encodes them once into
+        ``exemplar_latents_`` (and ``index_``), which :meth:`score_samples` and
+        :meth:`sample` read; call it again after changing ``model_``'s weights.
 
         Parameters
         ----------
@@ -930,6 +976,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if len(X) == 0:
             raise ValueError("set_exemplars needs at least one exemplar.")
         self.exemplars_ = X
+        self._encode_exemplars(self._to_tensor(X))
         return self
 
     # ------------------------------------------------------------- helpers
@@ -978,12 +1025,6 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             X = X.copy()
         return torch.from_numpy(X).to(self.device_)
 
-    @torch.no_grad()
-    def _exemplar_means(self, exemplars):
-        if not self.model_.uses_exemplars:
-            return None
-        return encode_means(self.model_.encoder, exemplars)
-
     def _decode_mean(self, z):
         return self.model_.likelihood.mean(self.model_.decode(z))
 
@@ -1020,18 +1061,20 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             state["_generator_state"] = state["_generator_state"].cpu()
         if state.get("_trained_weights") is not None:
             state["_trained_weights"] = _to_cpu(state["_trained_weights"])
-        reference = file_reference(state.get("exemplars_"))
-        if reference is not None:
-            # A memory-mapped exemplar set travels as its file's path, not its contents.
-            del state["exemplars_"]
-            state["_exemplars_file"] = reference
+        if "exemplars_" in state:
+            # The prior lives on in exemplar_latents_: the rows stay out, and a
+            # memory-mapped set travels as its file's path.
+            state["_exemplars_file"] = file_reference(state.pop("exemplars_"))
+        state.pop("_device_centres", None)
+        if state.get("index_") is not None:
+            state["index_"] = copy.copy(state["index_"])
+            state["index_"].cache = None  # the same latents as exemplar_latents_
         return state
 
     def __setstate__(self, state):
         model_state = state.pop("_model_state", None)
-        reference = state.pop("_exemplars_file", None)
-        if reference is not None:
-            state["exemplars_"] = open_reference(reference)
+        if "_exemplars_file" in state:
+            state["exemplars_"] = self._reopen_exemplars(state.pop("_exemplars_file"))
         # Estimators pickled before mixed precision computed in float32, before weight
         # averaging kept their last weights.
         state.setdefault("precision", "float32")
@@ -1053,6 +1096,34 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                     f"version or altered. {str(exc).splitlines()[0]}"
                 ) from exc
             self.model_ = model.to(self.device_).eval()
+            self._restore_latents()
+
+    @staticmethod
+    def _reopen_exemplars(reference):
+        if reference is None:
+            return None
+        exemplars = open_reference(reference)
+        if exemplars is None:
+            warnings.warn(
+                f"This ExemplarVAE's exemplars were the memory-mapped file {reference[0]!r}, "
+                "which does not exist on this machine: exemplars_ is None. Scoring and "
+                "sampling need only exemplar_latents_; set_exemplars(X) puts rows back.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return exemplars
+
+    def _restore_latents(self):
+        """Give ``index_`` its latents back, or encode those of an older pickle."""
+        if "exemplar_latents_" in self.__dict__:
+            if self.index_ is not None:
+                self.index_.cache = self._latent_centres()
+        elif getattr(self, "exemplars_", None) is not None:
+            # Pickled before the latents were fitted state, with its rows.
+            self._encode_exemplars(self._to_tensor(self.exemplars_))
+        else:
+            # ... or without them (a lean bench checkpoint): set_exemplars encodes them.
+            self.exemplar_latents_ = self.index_ = None
 
 
 def _positive_ints(values):

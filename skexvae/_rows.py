@@ -94,13 +94,8 @@ def file_reference(X):
 
 
 def open_reference(reference):
-    """Reopen, read-only, an array saved by :func:`file_reference`."""
+    """Reopen, read-only, an array saved by :func:`file_reference`; None if its file is gone."""
     path, dtype, shape, offset = reference
     if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"This ExemplarVAE's exemplars are the memory-mapped file {path!r}, which does "
-            "not exist on this machine. Make the file available at that path (e.g. on "
-            "shared storage) or, before pickling, embed the exemplars with "
-            "set_exemplars(np.asarray(vae.exemplars_))."
-        )
+        return None
     return np.memmap(path, dtype=np.dtype(dtype), mode="r", shape=tuple(shape), offset=offset)

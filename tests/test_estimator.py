@@ -350,9 +350,11 @@ def test_scoring_index_follows_random_state(small_digits, monkeypatch):
     X = small_digits[0]
     for random_state in (1, 2, 1):
         # The seed reaches every backend; the exact one (index="auto" here) needs no numba.
-        vae = ExemplarVAE(**FAST, score_neighbors=3, random_state=0).fit(X)
-        vae.set_params(random_state=random_state).score_samples(X[:2])
-    assert seeds[0] == seeds[2] != seeds[1]
+        vae = ExemplarVAE(**FAST, score_neighbors=3, random_state=random_state).fit(X)
+        vae.score_samples(X[:2])
+        vae.score_samples(X[2:3])
+    # One index per fit, kept for every score_samples after it.
+    assert len(seeds) == 3 and seeds[0] == seeds[2] != seeds[1]
 
 
 def test_unpickling_leaves_the_global_torch_stream_alone(fitted):
@@ -430,3 +432,86 @@ def test_warm_start_refuses_a_changed_architecture(small_digits):
         vae.set_params(n_components=FAST["n_components"] + 1).fit(X)
     fresh = clone(vae).set_params(warm_start=False).fit(X)
     assert fresh.n_iter_ == FAST["max_iter"]
+
+
+def _rows_encoded(vae):
+    """A list that grows by the number of rows each call of the encoder sees."""
+    rows = []
+    vae.model_.encoder.body.register_forward_pre_hook(lambda _, args: rows.append(len(args[0])))
+    return rows
+
+
+def test_scoring_and_sampling_after_fit_encode_no_exemplar(small_digits):
+    X, _ = small_digits
+    for score_neighbors in (None, 5):
+        vae = ExemplarVAE(**FAST, score_neighbors=score_neighbors, random_state=0).fit(X)
+        rows = _rows_encoded(vae)
+        for i in range(5):
+            vae.score_samples(X[i : i + 1])
+        vae.sample(10)
+        assert sum(rows) == 5  # the scored rows themselves, for q(z|x)
+
+
+def test_exemplar_latents_are_the_encoded_exemplars(small_digits):
+    X, _ = small_digits
+    vae = ExemplarVAE(**FAST, random_state=0).fit(X)
+    assert vae.exemplar_latents_.shape == (len(X), FAST["n_components"])
+    np.testing.assert_allclose(vae.exemplar_latents_, vae.transform(X), rtol=1e-5, atol=1e-6)
+    before = vae.score_samples(X[:5])
+    vae.set_exemplars(X[:50])
+    np.testing.assert_allclose(vae.exemplar_latents_, vae.transform(X[:50]), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(vae.score_samples(X[:5]), before)  # another prior
+    assert ExemplarVAE(**FAST, prior="gaussian").fit(X).exemplar_latents_ is None
+
+
+@pytest.mark.parametrize("score_neighbors", [None, 5])
+def test_a_pickle_holds_latents_not_rows_and_loads_whole(small_digits, score_neighbors):
+    X, _ = small_digits
+    vae = ExemplarVAE(**FAST, score_neighbors=score_neighbors, random_state=0).fit(X)
+    blob = pickle.dumps(vae)
+    assert X[:20].tobytes() not in blob
+    loaded = pickle.loads(blob)
+    assert loaded.exemplars_ is None and vae.exemplars_ is not None
+    np.testing.assert_array_equal(loaded.exemplar_latents_, vae.exemplar_latents_)
+    rows = _rows_encoded(loaded)
+    np.testing.assert_allclose(loaded.score_samples(X[:5]), vae.score_samples(X[:5]))
+    for a, b in zip(loaded.sample(8, random_state=3), vae.sample(8, random_state=3), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert sum(rows) == 5
+    # Rows put back are encoded into the same latents.
+    np.testing.assert_allclose(
+        loaded.set_exemplars(X).exemplar_latents_, vae.exemplar_latents_, rtol=1e-6
+    )
+
+
+def test_an_older_pickle_without_latents_is_encoded_on_loading(small_digits):
+    X, _ = small_digits
+    vae = ExemplarVAE(**FAST, random_state=0).fit(X)
+    old = pickle.loads(pickle.dumps(vae))
+    # What an older skexvae pickled: the rows, no latents.
+    state = old.__getstate__()
+    del state["exemplar_latents_"]
+    state.pop("_exemplars_file")
+    state["exemplars_"] = X
+    older = ExemplarVAE.__new__(ExemplarVAE)
+    older.__setstate__(state)
+    np.testing.assert_allclose(older.exemplar_latents_, vae.exemplar_latents_, rtol=1e-6)
+    # ... or neither (a lean bench checkpoint of an older skexvae).
+    state = old.__getstate__()
+    del state["exemplar_latents_"]
+    rowless = ExemplarVAE.__new__(ExemplarVAE)
+    rowless.__setstate__(state)
+    with pytest.raises(ValueError, match="set_exemplars"):
+        rowless.sample(2)
+
+
+def test_training_state_is_kept_only_for_warm_starts(small_digits):
+    X, _ = small_digits
+    done = ExemplarVAE(**FAST, random_state=0).fit(X)
+    assert done._optimizer_state is None and done._trained_weights is None
+    resumable = ExemplarVAE(**FAST, warm_start=True, random_state=0).fit(X)
+    assert resumable._optimizer_state["state"] and resumable._trained_weights is not None
+    assert len(pickle.dumps(done)) < len(pickle.dumps(resumable)) / 2
+    # Turned on after the fit, warm_start continues from the fitted weights.
+    more = done.set_params(warm_start=True).fit(X)
+    assert more.n_iter_ == 2 * FAST["max_iter"] and more._optimizer_state["state"]

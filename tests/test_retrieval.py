@@ -221,13 +221,21 @@ def test_estimator_rat_equals_exact_training_when_k_covers_the_subset(small_digi
 
 def test_estimator_rat_trains_and_pickles(small_digits):
     X, _ = small_digits
-    vae = ExemplarVAE(**{**FAST, "max_iter": 6}, n_neighbors=5, random_state=0, kl_warmup=0)
-    vae.fit(X)
-    assert isinstance(vae.index_, ExactIndex) and len(vae.index_.cache) == len(X)
+    params = {**FAST, "max_iter": 6, "n_neighbors": 5, "random_state": 0, "kl_warmup": 0}
+    vae = ExemplarVAE(**params).fit(X)
     assert vae.loss_curve_[-1] < vae.loss_curve_[0]
-    loaded = pickle.loads(pickle.dumps(vae))
+    assert vae.index_ is None  # the RAT index of training is not kept
+    # The scoring index is fitted state: over the exemplars' latents, pickled without them.
+    vae = ExemplarVAE(**params, score_neighbors=5).fit(X)
+    assert isinstance(vae.index_, ExactIndex)
+    np.testing.assert_array_equal(vae.index_.cache.numpy(), vae.exemplar_latents_)
+    blob = pickle.dumps(vae)
+    assert blob.count(vae.exemplar_latents_.tobytes()) == 1
+    loaded = pickle.loads(blob)
     np.testing.assert_array_equal(loaded.transform(X), vae.transform(X))
     assert isinstance(loaded.index_, ExactIndex)
+    np.testing.assert_array_equal(loaded.index_.cache.numpy(), vae.exemplar_latents_)
+    np.testing.assert_allclose(loaded.score_samples(X[:5]), vae.score_samples(X[:5]))
 
 
 @pytest.mark.parametrize("index", ["exact", "pynndescent"])

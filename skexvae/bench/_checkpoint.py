@@ -112,6 +112,7 @@ def restore_best(vae, log):
     """Put the run's best weights into ``vae``; a finished run holds only those already."""
     if log.best_state is not None:
         vae.model_.load_state_dict(log.best_state)
+        vae.set_exemplars(vae.exemplars_)  # the prior's latents, of these weights
     return vae
 
 
@@ -140,15 +141,13 @@ def data_sha256(X):
 
 
 def save_checkpoint(path, vae, log):
-    """Pickle ``(vae, log)``, without the exemplars, through a temporary file and a rename."""
+    """Pickle ``(vae, log)`` through a temporary file and a rename.
+
+    An estimator's pickle holds the exemplars' latents, not their rows.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    exemplars = vae.__dict__.pop("exemplars_", None)
-    try:
-        with atomic_open(path) as f:
-            pickle.dump((vae, log), f, protocol=pickle.HIGHEST_PROTOCOL)
-    finally:
-        if exemplars is not None:
-            vae.exemplars_ = exemplars
+    with atomic_open(path) as f:
+        pickle.dump((vae, log), f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def load_checkpoint(path, X_train, fingerprint=None):
@@ -174,5 +173,8 @@ def load_checkpoint(path, X_train, fingerprint=None):
             f"checkpoint {path} was trained on other data than this budget's training "
             "split (another --data-home or skexvae version?); delete it or pick --out."
         )
-    vae.exemplars_ = np.ascontiguousarray(X_train, dtype=np.float32)
+    X_train = np.ascontiguousarray(X_train, dtype=np.float32)
+    if vae.prior == "exemplar" and vae.exemplar_latents_ is None:
+        vae.set_exemplars(X_train)  # a checkpoint from before the latents were kept
+    vae.exemplars_ = X_train
     return vae, log

@@ -42,7 +42,7 @@ def describe_estimate(vae, n_samples, n_scored, score_neighbors):
     text = f"IWAE S = {n_samples} on {n_scored} test images"
     if vae.prior != "exemplar":
         return text
-    n = len(vae.exemplars_)
+    n = len(vae.exemplar_latents_)
     if score_neighbors is None:
         return f"{text}, all {n} exemplars in the prior"
     return f"{text}, {score_neighbors}-NN of {n} exemplars in the prior (a lower bound)"

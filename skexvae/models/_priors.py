@@ -1,11 +1,21 @@
 """Priors ``p(z)`` over the latent space: standard Gaussian, VampPrior, exemplar prior.
 
-Each prior is a small module with ``log_prob`` and ``sample``. The Gaussian and
-VampPrior compute everything themselves (the VampPrior borrows the encoder to embed
-its pseudo-inputs). The exemplar prior is a Parzen window whose centres are the
-encoder means of exemplars; *which* exemplars a step compares against (all of them,
-an M-subset, retrieved neighbours) is the caller's choice, so the module takes the
-centres as an argument and stays a pure density.
+Each prior is a small module with ``log_prob`` and ``frozen`` (its density), and
+one sampling interface shared by all:
+
+- ``sample(n_samples, encoder, generator, device, centres)`` draws ``z ~ p(z)`` and
+  returns the mixture component each draw came from (0 for a single Gaussian);
+- ``sample_around(mean, log_var, generator)`` draws the latent of a new row around an
+  input whose posterior is ``N(mean, exp(log_var))``: ``q(z|x)`` for a parametric
+  prior, the exemplar's kernel ``r(z|x)`` for the exemplar prior (paper Fig. 3);
+- ``uses_exemplars`` says whether the density needs the exemplars' latent means
+  (``centres``); the others ignore them.
+
+The Gaussian and VampPrior compute everything themselves (the VampPrior borrows the
+encoder to embed its pseudo-inputs). The exemplar prior is a Parzen window whose
+centres are the encoder means of exemplars; *which* exemplars a step compares against
+(all of them, an M-subset, retrieved neighbours) is the caller's choice, so the module
+takes the centres as an argument and stays a pure density.
 """
 
 import math
@@ -45,8 +55,16 @@ def log_normal_diag_pairs(z, means, log_vars):
     return torch.addmm(-0.5 * (d * _LOG_2PI + per_component), features, weights.T)
 
 
+def posterior_sample(mean, log_var, generator=None):
+    """``z ~ N(mean, exp(log_var))``, one draw per row."""
+    noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+    return mean + noise * torch.exp(0.5 * log_var)
+
+
 class GaussianPrior(nn.Module):
     """``p(z) = N(0, I)``: the standard VAE baseline."""
+
+    uses_exemplars = False
 
     def __init__(self, n_components):
         super().__init__()
@@ -64,9 +82,12 @@ class GaussianPrior(nn.Module):
         """``z -> log p(z)`` for fixed weights (see :meth:`VampPrior.frozen`)."""
         return self.log_prob
 
-    def sample(self, n_samples, encoder=None, generator=None, device="cpu"):
+    def sample(self, n_samples, encoder=None, generator=None, device="cpu", centres=None):
         z = torch.randn(n_samples, self.n_components, generator=generator, device=device)
         return z, torch.zeros(n_samples, dtype=torch.long, device=device)
+
+    def sample_around(self, mean, log_var, generator=None):
+        return posterior_sample(mean, log_var, generator)
 
 
 class VampPrior(nn.Module):
@@ -75,6 +96,8 @@ class VampPrior(nn.Module):
     ``p(z) = 1/K sum_k q(z | u_k)``. The pseudo-inputs ``u_k`` start at training
     points, which keeps them on the data's scale whatever the likelihood.
     """
+
+    uses_exemplars = False
 
     def __init__(self, pseudo_inputs, n_components):
         super().__init__()
@@ -98,13 +121,14 @@ class VampPrior(nn.Module):
         means, log_vars = encoder(self.pseudo_inputs)
         return lambda z: _mixture_log_prob(z, means, log_vars)
 
-    def sample(self, n_samples, encoder, generator=None, device="cpu"):
+    def sample(self, n_samples, encoder, generator=None, device="cpu", centres=None):
         index = torch.randint(
             len(self.pseudo_inputs), (n_samples,), generator=generator, device=device
         )
-        means, log_vars = encoder(self.pseudo_inputs[index])
-        noise = torch.randn(means.shape, generator=generator, device=device)
-        return means + noise * torch.exp(0.5 * log_vars), index
+        return posterior_sample(*encoder(self.pseudo_inputs[index]), generator), index
+
+    def sample_around(self, mean, log_var, generator=None):
+        return posterior_sample(mean, log_var, generator)
 
 
 @float32
@@ -129,6 +153,7 @@ class ExemplarPrior(nn.Module):
     # cores scoring 1000 samples against 50k exemplars: 101 ms, against 115 ms at
     # 2 MiB and 283 ms at 8 MiB, where the block's passes no longer stay in cache.
     block_elements = 2**20
+    uses_exemplars = True
 
     def __init__(self, n_components, sigma="learn"):
         super().__init__()
@@ -217,8 +242,13 @@ class ExemplarPrior(nn.Module):
         log_norm = 0.5 * self.n_components * (_LOG_2PI + self.log_var)
         return logsumexp(log_kernel, dim=1) - log_norm - math.log(len(centres))
 
+    def sample(self, n_samples, encoder=None, generator=None, device="cpu", centres=None):
+        """An exemplar uniformly from ``centres`` (N, d), then ``z`` from its kernel."""
+        index = torch.randint(len(centres), (n_samples,), generator=generator, device=device)
+        return self.sample_around(centres[index], None, generator), index
+
     @float32
-    def sample(self, centres, generator=None):
-        """Draw one ``z ~ N(c, sigma^2 I)`` per row of ``centres`` (eq. 7)."""
-        noise = torch.randn(centres.shape, generator=generator, device=centres.device)
-        return centres + noise * torch.exp(0.5 * self.log_var.detach())
+    def sample_around(self, mean, log_var=None, generator=None):
+        """One ``z ~ r(z|x) = N(mean, sigma^2 I)`` per row (eq. 7); ``log_var`` is unused."""
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+        return mean + noise * torch.exp(0.5 * self.log_var.detach())

@@ -9,7 +9,7 @@ also gives the exemplar prior its centres.
 import torch
 from torch import nn
 
-from ._priors import ExemplarPrior, log_normal_diag
+from ._priors import log_normal_diag
 
 
 class VAE(nn.Module):
@@ -22,6 +22,7 @@ class VAE(nn.Module):
     likelihood : nn.Module
         ``log_prob(x, decoder_output)``, ``mean`` and ``sample``.
     prior : GaussianPrior, VampPrior or ExemplarPrior
+        Any module with the interface of ``skexvae.models._priors``.
     elements_per_sample : int
         Size of the largest activation per latent sample, which bounds the rows
         that scoring evaluates at once.
@@ -40,7 +41,7 @@ class VAE(nn.Module):
 
     @property
     def uses_exemplars(self):
-        return isinstance(self.prior, ExemplarPrior)
+        return self.prior.uses_exemplars
 
     @property
     def noise_dim(self):
