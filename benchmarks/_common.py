@@ -37,10 +37,20 @@ def run_description(script, argv):
     }
 
 
-def write_results(out, name, result, table):
-    """Write ``name.json`` and the Markdown ``table`` as ``name.md`` under ``out``; print it."""
+def write_results(out, name, result, table, echo=True):
+    """Write ``name.json`` and the Markdown ``table`` as ``name.md`` under ``out``.
+
+    Each file is written beside its final name and then renamed, so that a study stopped
+    mid-write leaves its previous results whole. ``echo`` prints the table.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / f"{name}.md").write_text(table)
-    print(table)
+    for path, text in (
+        (out / f"{name}.json", json.dumps(result, indent=2) + "\n"),
+        (out / f"{name}.md", table),
+    ):
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(text)
+        partial.replace(path)
+    if echo:
+        print(table)
