@@ -33,9 +33,24 @@ from ._progress import ThrottledProgress
 from ._rows import MappedRows, file_reference, is_mapped, open_reference
 from ._threads import within_cpu_quota
 from ._training import WeightAverage, adam, train
-from .models import CONVOLUTIONAL, ONE_LEVEL, TWO_LEVEL, build_vae, he_initialize
+from .models import (
+    ARCHITECTURES,
+    CONVOLUTIONAL,
+    LIKELIHOODS,
+    ONE_LEVEL,
+    PRIORS,
+    TWO_LEVEL,
+    build_vae,
+    he_initialize,
+)
 from .models._build import check_user_networks
-from .retrieval import SCORING_EXACT_MAX_N, LatentCache, RetrievalSubsampler, make_index
+from .retrieval import (
+    INDEXES,
+    SCORING_EXACT_MAX_N,
+    LatentCache,
+    RetrievalSubsampler,
+    make_index,
+)
 
 
 class _Count(Interval):
@@ -276,12 +291,12 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     _parameter_constraints: dict = {
         "n_components": [_Count(1)],
-        "architecture": [StrOptions({"mlp", "hvae", "convhvae", "conv"})],
+        "architecture": [StrOptions(set(ARCHITECTURES))],
         "image_shape": ["array-like", None],
         "encoder": [nn.Module, callable, None],
         "decoder": [nn.Module, callable, None],
-        "prior": [StrOptions({"exemplar", "vamp", "gaussian"})],
-        "likelihood": [StrOptions({"bernoulli", "gaussian", "logistic"})],
+        "prior": [StrOptions(set(PRIORS))],
+        "likelihood": [StrOptions(set(LIKELIHOODS))],
         "binarize": [StrOptions({"auto", "dynamic"}), None],
         "hidden_layer_sizes": ["array-like", _Count(1)],
         "sigma": [StrOptions({"learn"}), Interval(Real, 0, None, closed="neither")],
@@ -291,7 +306,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ],
         "leave_one_out": ["boolean"],
         "n_neighbors": [_Count(1), None],
-        "index": [StrOptions({"auto", "exact", "pynndescent"})],
+        "index": [StrOptions(set(INDEXES))],
         "score_neighbors": [_Count(1), None],
         "index_refresh": [StrOptions({"epoch"}), _Count(1)],
         "n_pseudo_inputs": [_Count(1)],
@@ -1003,9 +1018,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return X if mapped else X_checked
 
     def _data_range(self):
-        if self.likelihood == "gaussian":
-            return -np.inf, np.inf
-        return 0.0, 1.0
+        return LIKELIHOODS[self.likelihood].data_range
 
     def _resolved_precision(self):
         """``precision`` resolved on ``device_`` for the fitted networks' width."""

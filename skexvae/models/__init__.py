@@ -1,6 +1,6 @@
 """PyTorch modules of the model: networks, likelihoods, priors and the VAEs that join them."""
 
-from ._build import CONVOLUTIONAL, ONE_LEVEL, TWO_LEVEL, build_vae
+from ._build import ARCHITECTURES, CONVOLUTIONAL, ONE_LEVEL, PRIORS, TWO_LEVEL, build_vae
 from ._conv import ConvDecoder, ConvEncoder, GatedConv2d
 from ._likelihoods import (
     LIKELIHOODS,
@@ -13,9 +13,11 @@ from ._priors import ExemplarPrior, GaussianPrior, VampPrior, log_normal_diag
 from ._vae import VAE, TwoLevelVAE
 
 __all__ = [
+    "ARCHITECTURES",
     "CONVOLUTIONAL",
     "LIKELIHOODS",
     "ONE_LEVEL",
+    "PRIORS",
     "TWO_LEVEL",
     "VAE",
     "BernoulliLikelihood",

@@ -38,19 +38,26 @@ def build_vae(spec, pseudo_inputs=None):
     """
     likelihood = LIKELIHOODS[spec["likelihood"]](spec["n_features"])
     prior = _build_prior(spec, pseudo_inputs)
-    builder = _BUILDERS[spec.get("architecture", "mlp")]
+    builder = ARCHITECTURES[spec.get("architecture", "mlp")]
     return builder(spec, likelihood, prior)
 
 
 def _build_prior(spec, pseudo_inputs):
-    n_components = spec["n_components"]
-    if spec["prior"] == "exemplar":
-        return ExemplarPrior(n_components, spec["sigma"])
-    if spec["prior"] == "vamp":
-        if pseudo_inputs is None:
-            pseudo_inputs = torch.zeros(spec["n_pseudo_inputs"], spec["n_features"])
-        return VampPrior(pseudo_inputs, n_components)
-    return GaussianPrior(n_components)
+    return PRIORS[spec["prior"]](spec, pseudo_inputs)
+
+
+def _vamp_prior(spec, pseudo_inputs):
+    if pseudo_inputs is None:
+        pseudo_inputs = torch.zeros(spec["n_pseudo_inputs"], spec["n_features"])
+    return VampPrior(pseudo_inputs, spec["n_components"])
+
+
+#: ``prior`` name -> ``f(spec, pseudo_inputs)`` building it: the estimator's options.
+PRIORS = {
+    "exemplar": lambda spec, _: ExemplarPrior(spec["n_components"], spec["sigma"]),
+    "vamp": _vamp_prior,
+    "gaussian": lambda spec, _: GaussianPrior(spec["n_components"]),
+}
 
 
 def _mlp(spec, likelihood, prior):
@@ -136,7 +143,8 @@ def _conv_elements(spec):
     return 2 * DECODER_CHANNELS * height * width
 
 
-_BUILDERS = {"mlp": _mlp, "conv": _conv, "hvae": _hvae, "convhvae": _convhvae}
+#: ``architecture`` name -> ``f(spec, likelihood, prior)`` building the model.
+ARCHITECTURES = {"mlp": _mlp, "conv": _conv, "hvae": _hvae, "convhvae": _convhvae}
 
 
 def user_encoder(spec, default):

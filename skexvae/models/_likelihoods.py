@@ -27,6 +27,9 @@ class BernoulliLikelihood(nn.Module):
     data_range = (0.0, 1.0)
     n_params = 1
 
+    def __init__(self, n_features=None):
+        super().__init__()  # no parameters: n_features is taken for a common signature
+
     @float32
     def log_prob(self, x, logits):
         # The logits form avoids log(0) where sigmoid saturates in float32.
@@ -83,6 +86,10 @@ class DiscretizedLogisticLikelihood(nn.Module):
     data_range = (0.0, 1.0)
     n_params = 2
     n_levels = 256
+
+    def __init__(self, n_features=None):
+        super().__init__()  # no parameters: n_features is taken for a common signature
+
     log_scale_range = (-7.0, 2.0)
 
     def _split(self, params):
@@ -121,8 +128,10 @@ class DiscretizedLogisticLikelihood(nn.Module):
         return torch.round(x.clamp(0.0, 1.0) * last) / last
 
 
+#: ``likelihood`` name -> its class; each is built from ``n_features`` and says the
+#: range of data it models in ``data_range``, which the estimator checks inputs against.
 LIKELIHOODS = {
-    "bernoulli": lambda n_features: BernoulliLikelihood(),
+    "bernoulli": BernoulliLikelihood,
     "gaussian": GaussianLikelihood,
-    "logistic": lambda n_features: DiscretizedLogisticLikelihood(),
+    "logistic": DiscretizedLogisticLikelihood,
 }

@@ -5,7 +5,7 @@ A latent cache holds the latest encoder mean of every exemplar; an index answers
 small interface (:class:`KNNIndex`): ``build(cache)`` and ``query(z, k, allowed)``.
 """
 
-from ._base import AUTO_EXACT_MAX_N, SCORING_EXACT_MAX_N, KNNIndex, make_index
+from ._base import AUTO_EXACT_MAX_N, INDEXES, SCORING_EXACT_MAX_N, KNNIndex, make_index
 from ._cache import LatentCache
 from ._exact import ExactIndex, exact_knn
 from ._nndescent import NNDescentIndex, warm_up_pynndescent
@@ -15,6 +15,7 @@ __all__ = [
     "AUTO_EXACT_MAX_N",
     "SCORING_EXACT_MAX_N",
     "ExactIndex",
+    "INDEXES",
     "KNNIndex",
     "LatentCache",
     "NNDescentIndex",

@@ -45,6 +45,10 @@ class KNNIndex:
         raise NotImplementedError
 
 
+#: The ``index`` options: a backend name, or "auto" to choose by the number of exemplars.
+INDEXES = ("auto", "exact", "pynndescent")
+
+
 def make_index(
     kind, n_exemplars, random_state=None, verbose=0, exact_max_n=AUTO_EXACT_MAX_N, search=True
 ):
