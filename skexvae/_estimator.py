@@ -1,9 +1,7 @@
 """ExemplarVAE: the scikit-learn estimator around the PyTorch model."""
 
-import copy
 import functools
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,6 +17,16 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from . import _checks
+from ._checks import Count
+from ._data import (
+    minibatches,
+    output_dtype,
+    rank_generator,
+    select_rows,
+    torch_generator,
+    validation_split,
+)
 from ._distributed import SINGLE_PROCESS, join_process_group, rank_device
 from ._objective import (
     ExemplarSubsampler,
@@ -28,18 +36,16 @@ from ._objective import (
     iwae,
     knn_log_prior,
 )
+from ._persistence import loaded_state, portable_state, rebuild_model
 from ._precision import PRECISIONS, autocast, resolve_precision
 from ._progress import ThrottledProgress
-from ._rows import MappedRows, file_reference, is_mapped, open_reference
+from ._rows import MappedRows, is_mapped
 from ._threads import within_cpu_quota
 from ._training import WeightAverage, adam, train
 from .models import (
     ARCHITECTURES,
-    CONVOLUTIONAL,
     LIKELIHOODS,
-    ONE_LEVEL,
     PRIORS,
-    TWO_LEVEL,
     build_vae,
     he_initialize,
 )
@@ -51,19 +57,6 @@ from .retrieval import (
     RetrievalSubsampler,
     make_index,
 )
-
-
-class _Count(Interval):
-    """Integers from ``low`` up, without booleans.
-
-    Python counts ``True`` as 1: ``M=True`` would silently mean one exemplar.
-    """
-
-    def __init__(self, low):
-        super().__init__(Integral, low, None, closed="left")
-
-    def is_satisfied_by(self, val):
-        return not isinstance(val, bool) and super().is_satisfied_by(val)
 
 
 class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -290,7 +283,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     """
 
     _parameter_constraints: dict = {
-        "n_components": [_Count(1)],
+        "n_components": [Count(1)],
         "architecture": [StrOptions(set(ARCHITECTURES))],
         "image_shape": ["array-like", None],
         "encoder": [nn.Module, callable, None],
@@ -298,28 +291,28 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "prior": [StrOptions(set(PRIORS))],
         "likelihood": [StrOptions(set(LIKELIHOODS))],
         "binarize": [StrOptions({"auto", "dynamic"}), None],
-        "hidden_layer_sizes": ["array-like", _Count(1)],
+        "hidden_layer_sizes": ["array-like", Count(1)],
         "sigma": [StrOptions({"learn"}), Interval(Real, 0, None, closed="neither")],
         "M": [
             Interval(RealNotInt, 0, 1, closed="right"),
-            _Count(1),
+            Count(1),
         ],
         "leave_one_out": ["boolean"],
-        "n_neighbors": [_Count(1), None],
+        "n_neighbors": [Count(1), None],
         "index": [StrOptions(set(INDEXES))],
-        "score_neighbors": [_Count(1), None],
-        "index_refresh": [StrOptions({"epoch"}), _Count(1)],
-        "n_pseudo_inputs": [_Count(1)],
-        "batch_size": [_Count(1)],
+        "score_neighbors": [Count(1), None],
+        "index_refresh": [StrOptions({"epoch"}), Count(1)],
+        "n_pseudo_inputs": [Count(1)],
+        "batch_size": [Count(1)],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [_Count(1)],
-        "kl_warmup": [_Count(0)],
+        "max_iter": [Count(1)],
+        "kl_warmup": [Count(0)],
         "ema_decay": [Interval(Real, 0, 1, closed="left"), None],
         "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [_Count(1)],
-        "n_importance_samples": [_Count(1)],
+        "n_iter_no_change": [Count(1)],
+        "n_importance_samples": [Count(1)],
         "device": [str, torch.device],
         "precision": [StrOptions(set(PRECISIONS))],
         "distributed": ["boolean"],
@@ -419,10 +412,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         warm = self.warm_start and hasattr(self, "model_")
         X = self._validate_inputs(X, reset=not warm, copy=True)
-        hidden = self._check_hidden_layer_sizes()
-        binarize = self._resolve_binarize()
+        hidden = _checks.hidden_layer_sizes(self.hidden_layer_sizes)
+        binarize = _checks.binarize(self.binarize, self.likelihood)
         if not warm:
-            self.device_ = _resolve_device(self.device)
+            self.device_ = _checks.device(self.device)
         if not self.distributed:
             with within_cpu_quota():
                 return self._fit(X, hidden, binarize, warm, SINGLE_PROCESS)
@@ -439,19 +432,19 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if group.world_size > 1 and not isinstance(self.random_state, Integral):
             # Every rank must draw the same batches and subsets: take rank 0's stream.
             rng = np.random.RandomState(group.agree_on_seed(rng.randint(2**31)))
-        generator = _torch_generator(rng, self.device_)
+        generator = torch_generator(rng, self.device_)
 
         X_all = self._to_tensor(X)
         train_rows, val_rows = self._split_validation(len(X), rng, warm)
-        X_train = _select_rows(X_all, train_rows)
-        self.M_ = self._resolve_M(len(X_train))
+        X_train = select_rows(X_all, train_rows)
+        self.M_ = _checks.exemplars_per_step(self.M, self.prior, self.leave_one_out, len(X_train))
         spec = {
             "n_features": X.shape[1],
             "n_components": self.n_components,
             "architecture": self.architecture,
-            "image_shape": self._resolve_image_shape(X.shape[1]),
+            "image_shape": _checks.image_shape(self.image_shape, self.architecture, X.shape[1]),
             "encoder": self.encoder,
-            "decoder": self._check_decoder(),
+            "decoder": _checks.decoder(self.decoder, self.architecture),
             "hidden_layer_sizes": hidden,
             "likelihood": self.likelihood,
             "prior": self.prior,
@@ -475,7 +468,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         subsampler = self._exemplar_subsampler(X_train, rng, generator, group)
         # Each rank draws its own latent and binarization noise; one process draws
         # everything from one stream.
-        noise = _rank_generator(generator, group)
+        noise = rank_generator(generator, group)
         objective = group.wrap(TrainingObjective(self.model_, noise, subsampler))
 
         def step_loss(batch, beta):
@@ -491,7 +484,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         history = train(
             self.model_,
             optimizer,
-            _minibatches(X_train, self.batch_size, binarize, generator, noise, group),
+            minibatches(X_train, self.batch_size, binarize, generator, noise, group),
             step_loss,
             max_iter=self.max_iter,
             first_epoch=first_epoch,
@@ -625,7 +618,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 len(X_train), (self.n_pseudo_inputs,), generator=generator, device=X_train.device
             )
             pseudo_inputs = X_train[rows].cpu()
-        init_generator = _torch_generator(rng, "cpu")
+        init_generator = torch_generator(rng, "cpu")
         parts = [part for part in ("encoder", "decoder") if self._spec[part] is not None]
         with torch.random.fork_rng(devices=[]):
             if parts:
@@ -648,92 +641,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         if not self.early_stopping:
             return slice(None), None
-        n_val = int(math.ceil(self.validation_fraction * n_samples))
-        if n_samples - n_val < 2:
-            raise ValueError(
-                f"early_stopping=True with validation_fraction={self.validation_fraction} "
-                f"leaves {n_samples - n_val} training sample(s) of {n_samples}; at least "
-                "2 are needed. Lower validation_fraction or pass more data."
-            )
+        n_val = _checks.validation_size(self.validation_fraction, n_samples)
         if not (warm and hasattr(self, "_validation_seed")):
             self._validation_seed = rng.randint(2**31)
-        order = torch.from_numpy(
-            np.random.RandomState(self._validation_seed).permutation(n_samples)
-        )
-        return order[n_val:], order[:n_val]
-
-    def _resolve_M(self, n_train):
-        if self.prior != "exemplar":
-            return None
-        largest = n_train - 1 if self.leave_one_out else n_train
-        if largest < 1:
-            raise ValueError(
-                "prior='exemplar' with leave_one_out=True trains each row against the "
-                f"other training exemplars, and N={n_train} leaves none (N counts the rows "
-                "after the validation split): pass at least 2 rows, or set "
-                "leave_one_out=False."
-            )
-        if isinstance(self.M, Integral):
-            if self.M >= n_train:
-                raise ValueError(
-                    f"M={self.M} must be smaller than the number of training exemplars "
-                    f"N={n_train}; pass a count below N or a fraction in (0, 1]."
-                )
-            return min(int(self.M), largest)
-        return max(1, min(int(round(self.M * n_train)), largest))
-
-    def _check_hidden_layer_sizes(self):
-        sizes = _positive_ints(self.hidden_layer_sizes)
-        if not sizes:
-            raise ValueError(
-                "hidden_layer_sizes must be a non-empty sequence of positive integers, "
-                f"got {self.hidden_layer_sizes!r}."
-            )
-        return sizes
-
-    def _resolve_image_shape(self, n_features):
-        """``image_shape`` as a tuple that matches ``n_features`` (None for MLPs)."""
-        if self.image_shape is None:
-            if self.architecture not in CONVOLUTIONAL:
-                return None
-            side = math.isqrt(n_features)
-            if side * side != n_features:
-                raise ValueError(
-                    f"architecture={self.architecture!r} needs image_shape=(channels, "
-                    f"height, width): X has {n_features} features, not a square grey image."
-                )
-            return (1, side, side)
-        shape = _positive_ints(self.image_shape)
-        if shape is None or len(shape) != 3:
-            raise ValueError(
-                "image_shape must be three positive integers (channels, height, width), "
-                f"got {self.image_shape!r}."
-            )
-        if math.prod(shape) != n_features:
-            raise ValueError(
-                f"image_shape={shape} has {math.prod(shape)} values per image, but X has "
-                f"{n_features} features."
-            )
-        return shape
-
-    def _check_decoder(self):
-        if self.decoder is not None and self.architecture in TWO_LEVEL:
-            raise ValueError(
-                f"decoder= replaces the decoder p(x|z) of a one-level architecture "
-                f"({', '.join(ONE_LEVEL)}); architecture={self.architecture!r} decodes "
-                "two latents. Pass encoder= alone or use architecture='mlp' or 'conv'."
-            )
-        return self.decoder
-
-    def _resolve_binarize(self):
-        if self.binarize == "auto":
-            return "dynamic" if self.likelihood == "bernoulli" else None
-        if self.binarize == "dynamic" and self.likelihood != "bernoulli":
-            raise ValueError(
-                f"binarize='dynamic' needs likelihood='bernoulli', got "
-                f"likelihood={self.likelihood!r}; use binarize=None or 'auto'."
-            )
-        return self.binarize
+        return validation_split(n_samples, n_val, self._validation_seed)
 
     def _print_progress(self, entry, first_epoch):
         done = entry.epoch + 1 - first_epoch
@@ -774,7 +685,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X = self._validate_inputs(X, reset=False)
         with torch.no_grad(), self._autocast():
             Z = encode_means(self.model_.encoder, self._to_tensor(X))
-        return Z.cpu().numpy().astype(_output_dtype(X_in), copy=False)
+        return Z.cpu().numpy().astype(output_dtype(X_in), copy=False)
 
     def inverse_transform(self, Z):
         """Decoder means ``E[x|z]`` (probabilities for the bernoulli likelihood).
@@ -788,7 +699,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        dtype = _output_dtype(Z)
+        dtype = output_dtype(Z)
         Z = check_array(Z, dtype=np.float32, input_name="Z")
         if Z.shape[1] != self.n_components:
             raise ValueError(
@@ -821,7 +732,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         check_is_fitted(self)
         X = self._to_tensor(self._validate_inputs(X, reset=False))
-        generator = _torch_generator(check_random_state(self.random_state), self.device_)
+        generator = torch_generator(check_random_state(self.random_state), self.device_)
         noise = torch.randn(
             self.n_importance_samples,
             self.model_.noise_dim,
@@ -1049,7 +960,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _sampling_generator(self, random_state):
         seed_source = self.random_state if random_state is None else random_state
-        return _torch_generator(check_random_state(seed_source), self.device_)
+        return torch_generator(check_random_state(seed_source), self.device_)
 
     @property
     def _n_features_out(self):
@@ -1062,69 +973,16 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # ----------------------------------------------------------- pickling
     def __getstate__(self):
-        state = dict(super().__getstate__())  # may be self.__dict__ itself: never mutate it
-        if "model_" in state:
-            # Weights travel as CPU tensors with the spec to rebuild the module, so a
-            # model fitted on a GPU loads on a machine without one.
-            model = state.pop("model_")
-            state["_model_state"] = {k: v.cpu() for k, v in model.state_dict().items()}
-        if "_optimizer_state" in state:
-            state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
-        if "_generator_state" in state:
-            state["_generator_state"] = state["_generator_state"].cpu()
-        if state.get("_trained_weights") is not None:
-            state["_trained_weights"] = _to_cpu(state["_trained_weights"])
-        if "exemplars_" in state:
-            # The prior lives on in exemplar_latents_: the rows stay out, and a
-            # memory-mapped set travels as its file's path.
-            state["_exemplars_file"] = file_reference(state.pop("exemplars_"))
-        state.pop("_device_centres", None)
-        if state.get("index_") is not None:
-            state["index_"] = copy.copy(state["index_"])
-            state["index_"].cache = None  # the same latents as exemplar_latents_
-        return state
+        # super() may return self.__dict__ itself: portable_state copies it.
+        return portable_state(super().__getstate__())
 
     def __setstate__(self, state):
-        model_state = state.pop("_model_state", None)
-        if "_exemplars_file" in state:
-            state["exemplars_"] = self._reopen_exemplars(state.pop("_exemplars_file"))
-        # Estimators pickled before mixed precision computed in float32, before weight
-        # averaging kept their last weights.
-        state.setdefault("precision", "float32")
-        state.setdefault("ema_decay", None)
-        if model_state is not None:
-            state.setdefault("_trained_weights", None)
+        state, model_state = loaded_state(state)
         super().__setstate__(state)
         if model_state is not None:
-            self.device_ = _resolve_device(str(self.device_), fallback=True)
-            # Building draws initial weights, to be overwritten: leave the user's stream be.
-            with torch.random.fork_rng(devices=[]):
-                model = build_vae(self._spec)
-            try:
-                model.load_state_dict(model_state)
-            except RuntimeError as exc:
-                raise ValueError(
-                    "The pickled ExemplarVAE's weights do not fit the network its "
-                    "parameters describe: it was saved by an incompatible skexvae "
-                    f"version or altered. {str(exc).splitlines()[0]}"
-                ) from exc
-            self.model_ = model.to(self.device_).eval()
+            self.device_ = _checks.device(str(self.device_), fallback=True)
+            self.model_ = rebuild_model(self._spec, model_state, self.device_)
             self._restore_latents()
-
-    @staticmethod
-    def _reopen_exemplars(reference):
-        if reference is None:
-            return None
-        exemplars = open_reference(reference)
-        if exemplars is None:
-            warnings.warn(
-                f"This ExemplarVAE's exemplars were the memory-mapped file {reference[0]!r}, "
-                "which does not exist on this machine: exemplars_ is None. Scoring and "
-                "sampling need only exemplar_latents_; set_exemplars(X) puts rows back.",
-                UserWarning,
-                stacklevel=3,
-            )
-        return exemplars
 
     def _restore_latents(self):
         """Give ``index_`` its latents back, or encode those of an older pickle."""
@@ -1137,89 +995,3 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         else:
             # ... or without them (a lean bench checkpoint): set_exemplars encodes them.
             self.exemplar_latents_ = self.index_ = None
-
-
-def _positive_ints(values):
-    """``values`` as a tuple of ints, or None if any of them is not a positive integer."""
-    flat = np.ravel(np.asarray(values, dtype=object))
-    if not all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in flat):
-        return None
-    return tuple(int(v) for v in flat)
-
-
-def _to_cpu(obj):
-    """A copy of nested dicts and lists of tensors (an optimizer's state) on the CPU."""
-    if isinstance(obj, torch.Tensor):
-        return obj.cpu()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(_to_cpu(v) for v in obj)
-    return obj
-
-
-def _select_rows(X, rows):
-    """Rows of a tensor, or a view on rows of a :class:`MappedRows` (nothing read)."""
-    if isinstance(rows, slice) and rows == slice(None):
-        return X
-    return X.subset(rows) if isinstance(X, MappedRows) else X[rows]
-
-
-def _minibatches(X, batch_size, binarize, generator, noise, group):
-    """``epoch -> iterator`` of shuffled ``(x, row_index, weight)`` minibatches of ``X``.
-
-    ``generator`` shuffles (the same order on every rank); each rank takes its share
-    of every global batch, weighted so that the ranks' mean gradient is that of the
-    global batch's mean loss. A last batch with fewer rows than ranks is skipped.
-    With dynamic binarization every epoch draws fresh binary inputs (from ``noise``)
-    from the grey values; the exemplars themselves stay grey.
-    """
-
-    def epoch_batches(epoch):
-        order = torch.randperm(len(X), generator=generator, device=X.device)
-        for batch in order.split(batch_size):
-            if len(batch) < group.world_size:
-                continue
-            index = group.shard(batch)
-            x = X[index]
-            if binarize == "dynamic":
-                x = torch.bernoulli(x, generator=noise)
-            yield x, index, len(index) * group.world_size / len(batch)
-
-    return epoch_batches
-
-
-def _rank_generator(generator, group):
-    """The generator of this rank's own noise: ``generator`` itself in one process."""
-    if group.world_size == 1:
-        return generator
-    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
-    return torch.Generator(device=generator.device).manual_seed(seed + group.rank)
-
-
-def _resolve_device(device, fallback=False):
-    """``"auto"`` → CUDA when available; otherwise a validated ``torch.device``."""
-    if isinstance(device, torch.device):
-        device = str(device)
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        if fallback:
-            return torch.device("cpu")
-        raise ValueError(f"device={device!r} was requested but CUDA is not available.")
-    return resolved
-
-
-def _torch_generator(rng, device):
-    """A torch generator on ``device`` seeded from a NumPy ``RandomState``."""
-    seed = int(rng.randint(np.iinfo(np.int32).max))
-    return torch.Generator(device=device).manual_seed(seed)
-
-
-def _output_dtype(X):
-    """float32 in, float32 out; everything else comes back as float64."""
-    return np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
