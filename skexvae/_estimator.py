@@ -1,7 +1,6 @@
 """ExemplarVAE: the scikit-learn estimator around the PyTorch model."""
 
 import functools
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -28,8 +27,8 @@ from ._data import (
     validation_split,
 )
 from ._distributed import SINGLE_PROCESS, join_process_group, rank_device
+from ._fitting import exemplar_subsampler, initial_model, validation_score
 from ._objective import (
-    ExemplarSubsampler,
     TrainingObjective,
     encode_means,
     full_log_prior,
@@ -46,15 +45,10 @@ from .models import (
     ARCHITECTURES,
     LIKELIHOODS,
     PRIORS,
-    build_vae,
-    he_initialize,
 )
-from .models._build import check_user_networks
 from .retrieval import (
     INDEXES,
     SCORING_EXACT_MAX_N,
-    LatentCache,
-    RetrievalSubsampler,
     make_index,
 )
 
@@ -458,14 +452,30 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             optimizer_state = self._optimizer_state
         else:
             self._spec = spec
-            self.model_ = self._initial_model(X_train, generator, rng)
+            self.model_ = initial_model(spec, X_train, generator, rng, self.device_)
             self._trained_weights = None
         weight_average = self._weight_average()
         self.precision_ = self._resolved_precision()
         optimizer = adam(self.model_.parameters(), lr=self.learning_rate_init)
         if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state)
-        subsampler = self._exemplar_subsampler(X_train, rng, generator, group)
+        subsampler = None
+        if self.prior == "exemplar":
+            subsampler = exemplar_subsampler(
+                X_train,
+                self.M_,
+                self.leave_one_out,
+                self.n_neighbors,
+                index=self.index,
+                index_refresh=self.index_refresh,
+                batch_size=self.batch_size,
+                n_components=self.n_components,
+                rng=rng,
+                generator=generator,
+                group=group,
+                device=self.device_,
+                verbose=self.verbose,
+            )
         # Each rank draws its own latent and binarization noise; one process draws
         # everything from one stream.
         noise = rank_generator(generator, group)
@@ -480,7 +490,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         first_epoch = self.n_iter_ if warm else 0
         validate = None
         if self.early_stopping:
-            validate = self._validation_score(X_all[val_rows], X_train, binarize, generator, group)
+            validate = validation_score(
+                self.model_, X_all[val_rows], X_train, binarize, generator, group, self.precision_
+            )
         history = train(
             self.model_,
             optimizer,
@@ -540,62 +552,6 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 "changed since the last fit; set warm_start=False to fit a new model."
             )
 
-    def _exemplar_subsampler(self, X_train, rng, generator, group):
-        """Exact M-subsets, or RAT over a latent cache when ``n_neighbors`` is set."""
-        if self.prior != "exemplar":
-            return None
-        if self.n_neighbors is None:
-            return ExemplarSubsampler(X_train, self.M_, self.leave_one_out, generator, group)
-        index = make_index(
-            self.index,
-            len(X_train),
-            random_state=rng.randint(2**31),
-            verbose=self.verbose,
-            search=False,
-        )
-        refresh_every = (
-            math.ceil(len(X_train) / self.batch_size)
-            if self.index_refresh == "epoch"
-            else self.index_refresh
-        )
-        cache = LatentCache(len(X_train), self.n_components, self.device_, group)
-        return RetrievalSubsampler(
-            X_train,
-            self.M_,
-            self.leave_one_out,
-            self.n_neighbors,
-            index,
-            cache,
-            refresh_every,
-            generator,
-        )
-
-    def _validation_score(self, X_val, X_train, binarize, generator, group):
-        """The early-stopping score: ELBO of the held-out rows, training exemplars as prior.
-
-        Ranks score their share of the rows and agree on the mean, so that they stop
-        at the same epoch.
-        """
-        if binarize == "dynamic":
-            X_val = torch.bernoulli(X_val, generator=generator)
-        # Fixed draws, one per row: epochs are compared on the same noise, and the rows'
-        # Monte Carlo errors average out in the mean.
-        noise = torch.randn(
-            len(X_val), 1, self.model_.noise_dim, generator=generator, device=self.device_
-        )
-        mine = group.shard(torch.arange(len(X_val), device=self.device_))
-
-        def score():
-            with autocast(self.precision_, self.device_):
-                centres = None
-                if self.model_.uses_exemplars:
-                    centres = encode_means(self.model_.encoder, X_train, group)
-                log_prior = full_log_prior(self.model_, centres)
-                total = iwae(self.model_, X_val[mine], noise[mine], log_prior).sum()
-            return group.mean(total, len(X_val))
-
-        return score
-
     def _record_history(self, history, warm):
         if not warm:
             self.n_iter_, self.loss_curve_ = 0, []
@@ -608,30 +564,6 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self.validation_scores_ = (self.validation_scores_ or []) + scores
             self.best_validation_score_ = max(self.validation_scores_)
         self.sigma_ = self.model_.prior.sigma if self.prior == "exemplar" else None
-
-    def _initial_model(self, X_train, generator, rng):
-        pseudo_inputs = None
-        if self.prior == "vamp":
-            # Start the pseudo-inputs at training points: on the data's scale for any
-            # likelihood, and away from the degenerate all-equal start.
-            rows = torch.randint(
-                len(X_train), (self.n_pseudo_inputs,), generator=generator, device=X_train.device
-            )
-            pseudo_inputs = X_train[rows].cpu()
-        init_generator = torch_generator(rng, "cpu")
-        parts = [part for part in ("encoder", "decoder") if self._spec[part] is not None]
-        with torch.random.fork_rng(devices=[]):
-            if parts:
-                # A factory of the user's networks draws its weights from torch's global
-                # generator: seed it from random_state; fork_rng restores the user's stream.
-                torch.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-            model = build_vae(self._spec, pseudo_inputs)
-        user_networks = [getattr(model, part) for part in parts]
-        he_initialize(model, init_generator, keep=user_networks)
-        model = model.to(self.device_)
-        if user_networks:
-            check_user_networks(model, X_train[:2], self._spec)
-        return model
 
     def _split_validation(self, n_samples, rng, warm):
         """Training and validation rows; a warm start keeps the first fit's split.
