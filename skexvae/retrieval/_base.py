@@ -45,24 +45,33 @@ class KNNIndex:
         raise NotImplementedError
 
 
-#: The ``index`` options: a backend name, or "auto" to choose by the number of exemplars.
-INDEXES = ("auto", "exact", "pynndescent")
-
-
 def make_index(
     kind, n_exemplars, random_state=None, verbose=0, exact_max_n=AUTO_EXACT_MAX_N, search=True
 ):
-    """The backend for ``index=kind``: ``"auto"``, ``"exact"`` or ``"pynndescent"``.
+    """The backend for ``index=kind``: ``"auto"`` or a name in :data:`BACKENDS`.
 
     ``"auto"`` is exact up to ``exact_max_n`` exemplars (the training crossover by
     default; scoring passes ``SCORING_EXACT_MAX_N``). ``search=False`` says that
     queries will come with ``near_rows`` (RAT training), so a graph need not be kept.
     """
-    from ._exact import ExactIndex
-    from ._nndescent import NNDescentIndex
-
     if kind == "auto":
         kind = "exact" if n_exemplars <= exact_max_n else "pynndescent"
-    if kind == "exact":
-        return ExactIndex()
+    return BACKENDS[kind](search=search, random_state=random_state, verbose=verbose)
+
+
+def _exact(search, random_state, verbose):
+    from ._exact import ExactIndex
+
+    return ExactIndex()
+
+
+def _nndescent(search, random_state, verbose):
+    from ._nndescent import NNDescentIndex
+
     return NNDescentIndex(keep_graph=search, random_state=random_state, verbose=verbose)
+
+
+#: ``index`` name -> ``f(search, random_state, verbose)`` making that backend.
+BACKENDS = {"exact": _exact, "pynndescent": _nndescent}
+#: The ``index`` options: a backend, or "auto" to choose by the number of exemplars.
+INDEXES = ("auto", *BACKENDS)
