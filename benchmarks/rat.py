@@ -21,11 +21,11 @@ import torch
 from _common import binarize_once, load_mnist_splits, write_results
 
 from skexvae import ExemplarVAE
-from skexvae._objective import ExemplarSubsampler, reparameterize, training_loss
+from skexvae._objective import reparameterize, training_loss
 from skexvae._precision import autocast, resolve_precision
+from skexvae._subsampling import ExemplarSubsampler, RetrievalSubsampler
 from skexvae._training import normalize_gradients
 from skexvae.retrieval import ExactIndex, NNDescentIndex
-from skexvae.retrieval._rat import RetrievalSubsampler
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCH = 100

@@ -11,11 +11,12 @@ import numpy as np
 import torch
 
 from ._data import torch_generator
-from ._objective import ExemplarSubsampler, encode_means, full_log_prior, iwae
+from ._objective import encode_means, full_log_prior, iwae
 from ._precision import autocast
+from ._subsampling import ExemplarSubsampler, RetrievalSubsampler
 from .models import build_vae, he_initialize
 from .models._build import check_user_networks
-from .retrieval import LatentCache, RetrievalSubsampler, make_index
+from .retrieval import LatentCache, make_index
 
 
 def initial_model(spec, X_train, generator, rng, device):

@@ -1,8 +1,8 @@
 """The bound, per training step and for evaluation.
 
 Training (eq. 5, 11, 12): one reparameterised sample per input, the exemplar prior
-over a fresh random M-subset of the training exemplars, each input's own exemplar left
-out. Evaluation (section 5): IWAE over ``n_samples`` importance samples with every
+over the centres that a subsampler (``skexvae._subsampling``) chose for the step.
+Evaluation (section 5): IWAE over ``n_samples`` importance samples with every
 exemplar in the prior (or only each sample's nearest ones, a lower bound), no
 leave-one-out and no subsampling, in chunks so that memory stays bounded whatever N
 and the number of samples.
@@ -21,52 +21,6 @@ from .models._numerics import ELEMENT_BUDGET, float32, logsumexp
 def reparameterize(mean, log_var, generator):
     noise = torch.randn(mean.shape, generator=generator, device=mean.device)
     return mean + noise * torch.exp(0.5 * log_var)
-
-
-class ExemplarSubsampler:
-    """Chooses the exemplar-prior centres of one training step (eq. 10-12).
-
-    Each input must be explained by ``M`` exemplars drawn uniformly without
-    replacement from the *other* ``N - 1`` (eq. 11). One shared draw serves the whole
-    batch: ``M + 1`` exemplars are drawn and encoded, with gradient (the prior shares
-    the posterior's mean network), and each input drops one of them, its own exemplar
-    if it was drawn, else the last drawn, which is itself a uniformly random member.
-    Either way the ``M`` that remain are a uniform M-subset of the others. Without
-    leave-one-out, ``M`` exemplars are drawn from all ``N`` and nothing is dropped.
-
-    Parameters
-    ----------
-    X : Tensor of shape (N, n_features) or MappedRows
-        The training exemplars; ``batch_index`` in :meth:`__call__` indexes its rows.
-    M : int
-        Subset size: ``1 <= M <= N - 1`` with leave-one-out, ``M <= N`` without.
-    leave_one_out : bool
-    generator : torch.Generator
-        Draws the subsets; in data-parallel training all ranks share its stream.
-    group : ProcessGroup, optional
-        Data-parallel ranks, which split the encoding of each subset.
-    """
-
-    def __init__(self, X, M, leave_one_out, generator, group=SINGLE_PROCESS):
-        self.X = X
-        self.M = M
-        self.leave_one_out = leave_one_out
-        self.generator = generator
-        self.group = group
-
-    def __call__(self, encoder, batch_index, z=None):
-        """``(centres, exclude, n_total)`` for the prior of this step's batch."""
-        n = len(self.X)
-        n_drawn = self.M + 1 if self.leave_one_out else self.M
-        subset = torch.randperm(n, generator=self.generator, device=self.X.device)[:n_drawn]
-        centres = self.group.encode_rows(encoder.mean, self.X, subset)
-        if not self.leave_one_out:
-            return centres, None, self.M
-        # Column of each exemplar in this draw, or the spare last column for those not
-        # drawn: O(batch) work instead of comparing batch x M indices.
-        column = torch.full((n,), self.M, dtype=torch.long, device=self.X.device)
-        column[subset] = torch.arange(n_drawn, device=self.X.device)
-        return centres, column[batch_index], self.M
 
 
 def training_loss(model, x, batch_index, beta, generator, subsampler=None):

@@ -8,7 +8,7 @@ import torch
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from skexvae._objective import ExemplarSubsampler
+from skexvae._subsampling import ExemplarSubsampler
 from skexvae.models import (
     DiscretizedLogisticLikelihood,
     ExemplarPrior,

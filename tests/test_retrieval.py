@@ -8,13 +8,12 @@ import torch
 from conftest import FAST
 
 from skexvae import ExemplarVAE
-from skexvae._objective import ExemplarSubsampler
+from skexvae._subsampling import ExemplarSubsampler, RetrievalSubsampler
 from skexvae.models import ExemplarPrior, MLPEncoder
 from skexvae.retrieval import (
     ExactIndex,
     LatentCache,
     NNDescentIndex,
-    RetrievalSubsampler,
     exact_knn,
     make_index,
 )

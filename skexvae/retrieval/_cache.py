@@ -3,7 +3,6 @@
 import torch
 
 from .._distributed import SINGLE_PROCESS
-from .._objective import encode_means
 
 
 class LatentCache:
@@ -30,9 +29,9 @@ class LatentCache:
         return len(self.means)
 
     @torch.no_grad()
-    def refresh(self, encoder, X):
-        """Re-encode every exemplar with the current encoder."""
-        self.means = encode_means(encoder, X, self.group)
+    def refresh(self, means):
+        """Replace every row: ``means`` (N, d), every exemplar encoded anew."""
+        self.means = means
 
     @torch.no_grad()
     def update(self, rows, means):
