@@ -21,10 +21,11 @@ import torch
 from _common import binarize_once, load_mnist_splits, write_results
 
 from skexvae import ExemplarVAE
-from skexvae._objective import reparameterize, training_loss
+from skexvae._objective import training_loss
 from skexvae._precision import autocast, resolve_precision
 from skexvae._subsampling import ExemplarSubsampler, RetrievalSubsampler
 from skexvae._training import normalize_gradients
+from skexvae.models._priors import posterior_sample
 from skexvae.retrieval import ExactIndex, NNDescentIndex
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -186,7 +187,7 @@ def quality(X_train, X_val, epochs):
     x_rows = torch.from_numpy(binarize_once(X_train[rows.numpy()], seed=1))
     with torch.no_grad():
         mean, log_var = vae.model_.encoder(x_rows)
-    z_rows = reparameterize(mean, log_var, torch.Generator().manual_seed(1))
+    z_rows = posterior_sample(mean, log_var, torch.Generator().manual_seed(1))
     recall_lookup = _recall(
         graph.query(z_rows, 10, near_rows=rows), ExactIndex().build(cache).query(z_rows, 10)
     )

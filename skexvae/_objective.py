@@ -14,13 +14,8 @@ import torch
 from torch import nn
 
 from ._distributed import SINGLE_PROCESS
-from .models._numerics import ELEMENT_BUDGET, float32, logsumexp
-
-
-@float32
-def reparameterize(mean, log_var, generator):
-    noise = torch.randn(mean.shape, generator=generator, device=mean.device)
-    return mean + noise * torch.exp(0.5 * log_var)
+from .models._numerics import ELEMENT_BUDGET, logsumexp
+from .models._priors import posterior_sample
 
 
 def training_loss(model, x, batch_index, beta, generator, subsampler=None):
@@ -30,7 +25,7 @@ def training_loss(model, x, batch_index, beta, generator, subsampler=None):
     step's exemplars from its own stream.
     """
     mean, log_var = model.encoder(x)
-    z = reparameterize(mean, log_var, generator)
+    z = posterior_sample(mean, log_var, generator)
     log_prior = (
         model.log_prior(z, *subsampler(model.encoder, batch_index, z))
         if model.uses_exemplars

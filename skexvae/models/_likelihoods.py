@@ -86,11 +86,10 @@ class DiscretizedLogisticLikelihood(nn.Module):
     data_range = (0.0, 1.0)
     n_params = 2
     n_levels = 256
+    log_scale_range = (-7.0, 2.0)
 
     def __init__(self, n_features=None):
         super().__init__()  # no parameters: n_features is taken for a common signature
-
-    log_scale_range = (-7.0, 2.0)
 
     def _split(self, params):
         loc, log_scale = params.chunk(2, dim=-1)

@@ -55,8 +55,9 @@ def log_normal_diag_pairs(z, means, log_vars):
     return torch.addmm(-0.5 * (d * _LOG_2PI + per_component), features, weights.T)
 
 
+@float32
 def posterior_sample(mean, log_var, generator=None):
-    """``z ~ N(mean, exp(log_var))``, one draw per row."""
+    """``z ~ N(mean, exp(log_var))``, one draw per row (the reparameterisation)."""
     noise = torch.randn(mean.shape, generator=generator, device=mean.device)
     return mean + noise * torch.exp(0.5 * log_var)
 
