@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
-from .models import CONVOLUTIONAL, ONE_LEVEL, TWO_LEVEL
+from .models import CONVOLUTIONAL, ONE_LEVEL, TWO_LEVEL, ModelSpec
 
 
 class Count(Interval):
@@ -80,6 +80,24 @@ def decoder(value, architecture):
     return value
 
 
+def model_spec(params, n_features):
+    """The :class:`ModelSpec` that an estimator's parameters describe for ``n_features``."""
+    architecture = params["architecture"]
+    return ModelSpec(
+        n_features=n_features,
+        n_components=params["n_components"],
+        prior=params["prior"],
+        likelihood=params["likelihood"],
+        hidden_layer_sizes=hidden_layer_sizes(params["hidden_layer_sizes"]),
+        architecture=architecture,
+        image_shape=image_shape(params["image_shape"], architecture, n_features),
+        encoder=params["encoder"],
+        decoder=decoder(params["decoder"], architecture),
+        sigma=params["sigma"],
+        n_pseudo_inputs=params["n_pseudo_inputs"],
+    )
+
+
 def binarize(value, likelihood):
     if value == "auto":
         return "dynamic" if likelihood == "bernoulli" else None
@@ -91,10 +109,8 @@ def binarize(value, likelihood):
     return value
 
 
-def exemplars_per_step(M, prior, leave_one_out, n_train):
-    """``M_``: exemplars per training step out of ``n_train`` (None for the other priors)."""
-    if prior != "exemplar":
-        return None
+def exemplars_per_step(M, leave_one_out, n_train):
+    """``M_``: exemplars per training step of the exemplar prior, out of ``n_train``."""
     largest = n_train - 1 if leave_one_out else n_train
     if largest < 1:
         raise ValueError(
@@ -144,3 +160,10 @@ def device(value, fallback=False):
             return torch.device("cpu")
         raise ValueError(f"device={value!r} was requested but CUDA is not available.")
     return resolved
+
+
+def n_samples(value):
+    """``n_samples`` of the sampling methods: a positive integer, not a boolean."""
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {value!r}.")
+    return int(value)

@@ -1,6 +1,5 @@
 """ExemplarVAE: the scikit-learn estimator around the PyTorch model."""
 
-import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -28,29 +27,23 @@ from ._data import (
 )
 from ._distributed import SINGLE_PROCESS, join_process_group, rank_device
 from ._fitting import exemplar_subsampler, initial_model, validation_score
-from ._objective import (
-    TrainingObjective,
-    encode_means,
-    full_log_prior,
-    iwae,
-    knn_log_prior,
+from ._inference import (
+    decode,
+    exemplar_latents,
+    generate,
+    generate_around,
+    log_density,
+    scoring_index,
 )
+from ._objective import TrainingObjective, encode_means
 from ._persistence import loaded_state, portable_state, rebuild_model
 from ._precision import PRECISIONS, autocast, resolve_precision
-from ._progress import ThrottledProgress
+from ._progress import EpochReport, ThrottledProgress
 from ._rows import MappedRows, is_mapped
 from ._threads import within_cpu_quota
 from ._training import WeightAverage, adam, train
-from .models import (
-    ARCHITECTURES,
-    LIKELIHOODS,
-    PRIORS,
-)
-from .retrieval import (
-    INDEXES,
-    SCORING_EXACT_MAX_N,
-    make_index,
-)
+from .models import ARCHITECTURES, LIKELIHOODS, PRIORS
+from .retrieval import INDEXES
 
 
 class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -406,22 +399,24 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         warm = self.warm_start and hasattr(self, "model_")
         X = self._validate_inputs(X, reset=not warm, copy=True)
-        hidden = _checks.hidden_layer_sizes(self.hidden_layer_sizes)
+        spec = _checks.model_spec(self.get_params(deep=False), X.shape[1])
         binarize = _checks.binarize(self.binarize, self.likelihood)
-        if not warm:
+        if warm:
+            self._check_same_architecture(spec)
+        else:
             self.device_ = _checks.device(self.device)
         if not self.distributed:
             with within_cpu_quota():
-                return self._fit(X, hidden, binarize, warm, SINGLE_PROCESS)
+                return self._fit(X, spec, binarize, warm, SINGLE_PROCESS)
         self.device_ = rank_device(self.device_)
         group = join_process_group(self.device_)
         try:
             with within_cpu_quota():
-                return self._fit(X, hidden, binarize, warm, group)
+                return self._fit(X, spec, binarize, warm, group)
         finally:
             group.close()
 
-    def _fit(self, X, hidden, binarize, warm, group):
+    def _fit(self, X, spec, binarize, warm, group):
         rng = check_random_state(self.random_state)
         if group.world_size > 1 and not isinstance(self.random_state, Integral):
             # Every rank must draw the same batches and subsets: take rank 0's stream.
@@ -431,51 +426,21 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X_all = self._to_tensor(X)
         train_rows, val_rows = self._split_validation(len(X), rng, warm)
         X_train = select_rows(X_all, train_rows)
-        self.M_ = _checks.exemplars_per_step(self.M, self.prior, self.leave_one_out, len(X_train))
-        spec = {
-            "n_features": X.shape[1],
-            "n_components": self.n_components,
-            "architecture": self.architecture,
-            "image_shape": _checks.image_shape(self.image_shape, self.architecture, X.shape[1]),
-            "encoder": self.encoder,
-            "decoder": _checks.decoder(self.decoder, self.architecture),
-            "hidden_layer_sizes": hidden,
-            "likelihood": self.likelihood,
-            "prior": self.prior,
-            "sigma": self.sigma,
-            "n_pseudo_inputs": self.n_pseudo_inputs,
-        }
-        optimizer_state = None
         if warm:
-            self._check_same_architecture(spec)
             generator.set_state(self._generator_state)
-            optimizer_state = self._optimizer_state
         else:
             self._spec = spec
             self.model_ = initial_model(spec, X_train, generator, rng, self.device_)
-            self._trained_weights = None
+            self._trained_weights = self._optimizer_state = None
+        self.M_ = subsampler = None
+        if self.model_.uses_exemplars:
+            self.M_ = _checks.exemplars_per_step(self.M, self.leave_one_out, len(X_train))
+            subsampler = self._exemplar_subsampler(X_train, rng, generator, group)
         weight_average = self._weight_average()
         self.precision_ = self._resolved_precision()
         optimizer = adam(self.model_.parameters(), lr=self.learning_rate_init)
-        if optimizer_state is not None:
-            optimizer.load_state_dict(optimizer_state)
-        subsampler = None
-        if self.prior == "exemplar":
-            subsampler = exemplar_subsampler(
-                X_train,
-                self.M_,
-                self.leave_one_out,
-                self.n_neighbors,
-                index=self.index,
-                index_refresh=self.index_refresh,
-                batch_size=self.batch_size,
-                n_components=self.n_components,
-                rng=rng,
-                generator=generator,
-                group=group,
-                device=self.device_,
-                verbose=self.verbose,
-            )
+        if self._optimizer_state is not None:
+            optimizer.load_state_dict(self._optimizer_state)
         # Each rank draws its own latent and binarization noise; one process draws
         # everything from one stream.
         noise = rank_generator(generator, group)
@@ -493,6 +458,15 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             validate = validation_score(
                 self.model_, X_all[val_rows], X_train, binarize, generator, group, self.precision_
             )
+        report = None
+        if self.verbose and group.rank == 0:
+            report = EpochReport(
+                type(self).__name__,
+                self.max_iter,
+                first_epoch,
+                self.model_.prior,
+                may_stop_early=self.early_stopping,
+            )
         history = train(
             self.model_,
             optimizer,
@@ -503,11 +477,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             kl_warmup=self.kl_warmup,
             validate=validate,
             n_iter_no_change=self.n_iter_no_change,
-            report=(
-                functools.partial(self._print_progress, first_epoch=first_epoch)
-                if self.verbose and group.rank == 0
-                else None
-            ),
+            report=report,
             average=group.average,
             weight_average=weight_average,
         )
@@ -517,6 +487,23 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self._generator_state = generator.get_state()
         self._record_history(history, warm)
         return self
+
+    def _exemplar_subsampler(self, X_train, rng, generator, group):
+        return exemplar_subsampler(
+            X_train,
+            self.M_,
+            self.leave_one_out,
+            self.n_neighbors,
+            index=self.index,
+            index_refresh=self.index_refresh,
+            batch_size=self.batch_size,
+            n_components=self.n_components,
+            rng=rng,
+            generator=generator,
+            group=group,
+            device=self.device_,
+            verbose=self.verbose,
+        )
 
     def _weight_average(self):
         """The moving average of this fit; it continues the last fit's on a warm start.
@@ -545,7 +532,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self._trained_weights = (weight_average.trained, weight_average.n_updates)
 
     def _check_same_architecture(self, spec):
-        changed = sorted(k for k in spec if spec[k] != self._spec[k])
+        changed = spec.changed_fields(self._spec)
         if changed:
             raise ValueError(
                 f"warm_start=True continues training the fitted model, but {changed} "
@@ -563,7 +550,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             scores = [entry.validation_score for entry in history]
             self.validation_scores_ = (self.validation_scores_ or []) + scores
             self.best_validation_score_ = max(self.validation_scores_)
-        self.sigma_ = self.model_.prior.sigma if self.prior == "exemplar" else None
+        self.sigma_ = self.model_.prior.scalars.get("sigma")
 
     def _split_validation(self, n_samples, rng, warm):
         """Training and validation rows; a warm start keeps the first fit's split.
@@ -577,24 +564,6 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if not (warm and hasattr(self, "_validation_seed")):
             self._validation_seed = rng.randint(2**31)
         return validation_split(n_samples, n_val, self._validation_seed)
-
-    def _print_progress(self, entry, first_epoch):
-        done = entry.epoch + 1 - first_epoch
-        left = entry.elapsed / done * (self.max_iter - done)
-        # A warm start counts this fit's epochs, and says how many the model has had.
-        overall = f" ({entry.epoch + 1} in all)" if first_epoch else ""
-        line = (
-            f"[{type(self).__name__}] epoch {done}/{self.max_iter}{overall}"
-            f"  loss {entry.loss:.3f}  ELBO {entry.reconstruction - entry.kl:.3f}"
-            f"  (rec {entry.reconstruction:.3f}, KL {entry.kl:.3f}, beta {entry.beta:.2f})"
-        )
-        if self.prior == "exemplar":
-            line += f"  sigma {self.model_.prior.sigma:.4f}"
-        if entry.validation_score is not None:
-            line += f"  val ELBO {entry.validation_score:.3f}"
-        # With early stopping the run may end sooner: the estimate is an upper bound.
-        eta = f"~{left:.0f} s left" if not self.early_stopping else f"at most ~{left:.0f} s left"
-        print(f"{line}  {entry.seconds:.2f} s, {entry.elapsed:.0f} s elapsed, {eta}", flush=True)
 
     # ----------------------------------------------------------- inference
     def transform(self, X):
@@ -638,7 +607,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 f"Z has {Z.shape[1]} columns, but ExemplarVAE has n_components={self.n_components}."
             )
         with torch.no_grad(), self._autocast():
-            X = self._decode_mean(self._to_tensor(Z))
+            X = decode(self.model_, self._to_tensor(Z))
         return X.cpu().numpy().astype(dtype, copy=False)
 
     def score_samples(self, X):
@@ -671,49 +640,34 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             generator=generator,
             device=self.device_,
         )
+        centres = self._latent_centres()
+        index = None
+        if centres is not None and self.score_neighbors is not None:
+            index = self.index_ if self.index_ is not None else self._scoring_index(centres)
         progress = None
         if self.verbose:
             progress = ThrottledProgress(f"[{type(self).__name__}] score_samples, rows")
-        with torch.no_grad(), self._autocast(), within_cpu_quota():
-            scores = iwae(self.model_, X, noise, self._scoring_log_prior(), progress)
+        with self._autocast(), within_cpu_quota():
+            scores = log_density(
+                self.model_, X, noise, centres, index, self.score_neighbors, progress
+            )
         return scores.cpu().numpy().astype(np.float64)
 
-    def _scoring_log_prior(self):
-        """``log p(z|X)`` over all exemplars: the exact sum, or ``score_neighbors`` of them."""
-        centres = self._latent_centres()
-        if centres is None or self.score_neighbors is None:
-            return full_log_prior(self.model_, centres)
-        index = self.index_ if self.index_ is not None else self._scoring_index(centres)
-        k = min(self.score_neighbors, len(centres))
-        return knn_log_prior(self.model_, centres, index, k)
-
     def _scoring_index(self, centres):
-        index = make_index(
-            self.index,
-            len(centres),
-            random_state=check_random_state(self.random_state).randint(2**31),
-            verbose=self.verbose,
-            exact_max_n=SCORING_EXACT_MAX_N,
-        )
-        index.build(centres)
-        return index
+        seed = check_random_state(self.random_state).randint(2**31)
+        return scoring_index(self.index, centres, seed, self.verbose)
 
-    @torch.no_grad()
     def _encode_exemplars(self, X, group=SINGLE_PROCESS):
         """Set ``exemplar_latents_`` (and ``index_``) from the exemplar rows ``X``.
 
         ``X`` is a tensor on the device or the reader of a memmap's rows.
         """
-        self._device_centres = None
-        self.index_ = None
-        self.exemplar_latents_ = None
-        if not self.model_.uses_exemplars:
-            return
-        with autocast(self._resolved_precision(), self.device_):
-            centres = encode_means(self.model_.encoder, X, group)
-        self.exemplar_latents_ = centres.cpu().numpy()
+        with self._autocast():
+            centres = exemplar_latents(self.model_, X, group)
         self._device_centres = centres
-        if self.score_neighbors is not None:
+        self.exemplar_latents_ = None if centres is None else centres.cpu().numpy()
+        self.index_ = None
+        if centres is not None and self.score_neighbors is not None:
             self.index_ = self._scoring_index(centres)
 
     def _latent_centres(self):
@@ -765,15 +719,18 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             or 0 (Gaussian prior), like the labels of ``GaussianMixture.sample``.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        n_samples = _checks.n_samples(n_samples)
         generator = self._sampling_generator(random_state)
-        with torch.no_grad(), self._autocast():
-            z, index = self.model_.prior.sample(
-                n_samples, self.model_.encoder, generator, self.device_, self._latent_centres()
+        with self._autocast():
+            X, component = generate(
+                self.model_,
+                n_samples,
+                generator,
+                self.device_,
+                self._latent_centres(),
+                return_mean,
             )
-            X = self._decode(z, generator, return_mean)
-        return X.cpu().numpy().astype(np.float64), index.cpu().numpy()
+        return X.cpu().numpy().astype(np.float64), component.cpu().numpy()
 
     def sample_from_exemplars(self, X, n_samples=1, random_state=None, *, return_mean=False):
         """Generate new data around given inputs (exemplar-conditioned generation).
@@ -801,16 +758,12 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             Row of ``X`` each new row comes from.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        n_samples = _checks.n_samples(n_samples)
         # Read whole: the output holds n_samples rows per input anyway.
         X = self._to_tensor(np.asarray(self._validate_inputs(X, reset=False)))
         generator = self._sampling_generator(random_state)
-        source = torch.arange(len(X), device=self.device_).repeat_interleave(n_samples)
-        with torch.no_grad(), self._autocast():
-            mean, log_var = (t.repeat_interleave(n_samples, dim=0) for t in self.model_.encoder(X))
-            z = self.model_.prior.sample_around(mean, log_var, generator)
-            X_new = self._decode(z, generator, return_mean)
+        with self._autocast():
+            X_new, source = generate_around(self.model_, X, n_samples, generator, return_mean)
         return X_new.cpu().numpy().astype(np.float64), source.cpu().numpy()
 
     def set_exemplars(self, X):
@@ -865,7 +818,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _resolved_precision(self):
         """``precision`` resolved on ``device_`` for the fitted networks' width."""
-        width = max(self._spec["hidden_layer_sizes"])
+        width = max(self._spec.hidden_layer_sizes)
         return resolve_precision(self.precision, self.device_, width)
 
     def _autocast(self):
@@ -880,15 +833,6 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if not X.flags.writeable:
             X = X.copy()
         return torch.from_numpy(X).to(self.device_)
-
-    def _decode_mean(self, z):
-        return self.model_.likelihood.mean(self.model_.decode(z))
-
-    def _decode(self, z, generator, return_mean):
-        params = self.model_.decode(z, generator)
-        if return_mean:
-            return self.model_.likelihood.mean(params)
-        return self.model_.likelihood.sample(params, generator)
 
     def _sampling_generator(self, random_state):
         seed_source = self.random_state if random_state is None else random_state

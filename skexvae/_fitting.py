@@ -22,27 +22,21 @@ from .retrieval import LatentCache, make_index
 def initial_model(spec, X_train, generator, rng, device):
     """The untrained model of ``spec`` on ``device``, He-initialised from ``rng``.
 
-    A VampPrior's pseudo-inputs start at training rows drawn with ``generator``: on the
-    data's scale for any likelihood, and away from the degenerate all-equal start. The
-    user's own networks keep their weights.
+    What the prior starts from training rows (a VampPrior's pseudo-inputs) is drawn
+    with ``generator``. The user's own networks keep their weights.
     """
-    pseudo_inputs = None
-    if spec["prior"] == "vamp":
-        rows = torch.randint(
-            len(X_train), (spec["n_pseudo_inputs"],), generator=generator, device=X_train.device
-        )
-        pseudo_inputs = X_train[rows].cpu()
     init_generator = torch_generator(rng, "cpu")
-    parts = [part for part in ("encoder", "decoder") if spec[part] is not None]
+    parts = [part for part in ("encoder", "decoder") if getattr(spec, part) is not None]
     with torch.random.fork_rng(devices=[]):
         if parts:
             # A factory of the user's networks draws its weights from torch's global
             # generator: seed it from random_state; fork_rng restores the user's stream.
             torch.manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        model = build_vae(spec, pseudo_inputs)
+        model = build_vae(spec)
     user_networks = [getattr(model, part) for part in parts]
     he_initialize(model, init_generator, keep=user_networks)
     model = model.to(device)
+    model.prior.start_from(X_train, generator)
     if user_networks:
         check_user_networks(model, X_train[:2], spec)
     return model

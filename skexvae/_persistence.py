@@ -12,7 +12,7 @@ import warnings
 import torch
 
 from ._rows import file_reference, open_reference
-from .models import build_vae
+from .models import ModelSpec, build_vae
 
 
 def portable_state(state):
@@ -37,9 +37,11 @@ def loaded_state(state):
     """``state`` as the estimator's ``__dict__``, less ``_model_state``, which it returns.
 
     Estimators pickled before mixed precision computed in float32, before weight
-    averaging kept their last weights.
+    averaging kept their last weights, before :class:`ModelSpec` kept a dict.
     """
     model_state = state.pop("_model_state", None)
+    if isinstance(state.get("_spec"), dict):
+        state["_spec"] = ModelSpec.from_dict(state["_spec"])
     if "_exemplars_file" in state:
         state["exemplars_"] = _reopen(state.pop("_exemplars_file"))
     state.setdefault("precision", "float32")

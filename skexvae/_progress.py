@@ -34,3 +34,44 @@ class ThrottledProgress:
             f"{elapsed:.0f} s elapsed, ~{left:.0f} s left",
             flush=True,
         )
+
+
+class EpochReport:
+    """Prints one line per epoch of ``fit``: the bound, the prior's scalars, the time.
+
+    Parameters
+    ----------
+    name : str
+        The estimator's class name, which starts the line.
+    max_iter, first_epoch : int
+        Epochs of this fit, and those the model had before it (a warm start).
+    prior : Prior
+        Its ``scalars`` (the exemplar prior's sigma) are read at each epoch.
+    may_stop_early : bool
+        Whether early stopping may end the fit before ``max_iter``.
+    """
+
+    def __init__(self, name, max_iter, first_epoch, prior, may_stop_early):
+        self.name = name
+        self.max_iter = max_iter
+        self.first_epoch = first_epoch
+        self.prior = prior
+        self.may_stop_early = may_stop_early
+
+    def __call__(self, entry):
+        done = entry.epoch + 1 - self.first_epoch
+        left = entry.elapsed / done * (self.max_iter - done)
+        # A warm start counts this fit's epochs, and says how many the model has had.
+        overall = f" ({entry.epoch + 1} in all)" if self.first_epoch else ""
+        line = (
+            f"[{self.name}] epoch {done}/{self.max_iter}{overall}"
+            f"  loss {entry.loss:.3f}  ELBO {entry.reconstruction - entry.kl:.3f}"
+            f"  (rec {entry.reconstruction:.3f}, KL {entry.kl:.3f}, beta {entry.beta:.2f})"
+        )
+        for name, value in self.prior.scalars.items():
+            line += f"  {name} {value:.4f}"
+        if entry.validation_score is not None:
+            line += f"  val ELBO {entry.validation_score:.3f}"
+        # With early stopping the run may end sooner: the estimate is an upper bound.
+        eta = f"at most ~{left:.0f} s left" if self.may_stop_early else f"~{left:.0f} s left"
+        print(f"{line}  {entry.seconds:.2f} s, {entry.elapsed:.0f} s elapsed, {eta}", flush=True)

@@ -27,16 +27,15 @@ def test_count_takes_integers_from_its_lower_bound_and_no_booleans():
     ],
 )
 def test_exemplars_per_step(M, leave_one_out, n_train, expected):
-    assert _checks.exemplars_per_step(M, "exemplar", leave_one_out, n_train) == expected
+    assert _checks.exemplars_per_step(M, leave_one_out, n_train) == expected
 
 
-def test_exemplars_per_step_errors_and_other_priors():
-    assert _checks.exemplars_per_step(0.5, "vamp", True, 100) is None
+def test_exemplars_per_step_errors():
     with pytest.raises(ValueError, match="M=100 must be smaller"):
-        _checks.exemplars_per_step(100, "exemplar", True, 100)
+        _checks.exemplars_per_step(100, True, 100)
     with pytest.raises(ValueError, match="N=1 leaves none"):
-        _checks.exemplars_per_step(0.5, "exemplar", True, 1)
-    assert _checks.exemplars_per_step(0.5, "exemplar", False, 1) == 1
+        _checks.exemplars_per_step(0.5, True, 1)
+    assert _checks.exemplars_per_step(0.5, False, 1) == 1
 
 
 def test_image_shape_is_inferred_for_square_grey_images_only():

@@ -1,5 +1,6 @@
 """ExemplarVAE through its public API: fit, transform, sample, persistence, errors."""
 
+import dataclasses
 import pickle
 
 import joblib
@@ -337,7 +338,7 @@ def test_warm_starts_keep_the_validation_split(small_digits):
 
 
 def test_scoring_index_follows_random_state(small_digits, monkeypatch):
-    import skexvae._estimator as estimator_module
+    import skexvae._inference as inference_module
 
     seeds = []
 
@@ -345,8 +346,8 @@ def test_scoring_index_follows_random_state(small_digits, monkeypatch):
         seeds.append(random_state)
         return make_index(*args, random_state=random_state, **kwargs)
 
-    make_index = estimator_module.make_index
-    monkeypatch.setattr(estimator_module, "make_index", recording_make_index)
+    make_index = inference_module.make_index
+    monkeypatch.setattr(inference_module, "make_index", recording_make_index)
     X = small_digits[0]
     for random_state in (1, 2, 1):
         # The seed reaches every backend; the exact one (index="auto" here) needs no numba.
@@ -390,6 +391,10 @@ def test_verbose_reports_each_epoch(small_digits, capsys):
     assert lines[0].split("]")[1].startswith(" epoch 1/3")
     assert all("s elapsed, ~" in line and line.endswith(" s left") for line in lines)
     assert lines[-1].endswith("~0 s left")
+    # A line reports the scalars the prior has: the Gaussian prior has none.
+    ExemplarVAE(**FAST, prior="gaussian", verbose=1, random_state=0).fit(small_digits[0])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "epoch" in line]
+    assert len(lines) == FAST["max_iter"] and not any("sigma" in line for line in lines)
 
 
 def test_throttled_progress_reports_long_work_only():
@@ -488,14 +493,21 @@ def test_an_older_pickle_without_latents_is_encoded_on_loading(small_digits):
     X, _ = small_digits
     vae = ExemplarVAE(**FAST, random_state=0).fit(X)
     old = pickle.loads(pickle.dumps(vae))
-    # What an older skexvae pickled: the rows, no latents.
+    # What an older skexvae pickled: the rows, no latents, and the spec as a dict
+    # (the oldest without the architecture fields).
     state = old.__getstate__()
     del state["exemplar_latents_"]
     state.pop("_exemplars_file")
     state["exemplars_"] = X
+    spec = dataclasses.asdict(state["_spec"])
+    state["_spec"] = {k: v for k, v in spec.items() if k not in ("architecture", "image_shape")}
     older = ExemplarVAE.__new__(ExemplarVAE)
     older.__setstate__(state)
+    assert older._spec == vae._spec
     np.testing.assert_allclose(older.exemplar_latents_, vae.exemplar_latents_, rtol=1e-6)
+    # A warm start from it recognises the same architecture.
+    older.set_params(warm_start=True, max_iter=1).fit(X)
+    assert older.n_iter_ == vae.n_iter_ + 1
     # ... or neither (a lean bench checkpoint of an older skexvae).
     state = old.__getstate__()
     del state["exemplar_latents_"]

@@ -166,6 +166,24 @@ def test_vamp_prior_is_mixture_of_posteriors():
     np.testing.assert_allclose(prior.log_prob(z, encoder).detach().numpy(), expected, rtol=1e-4)
 
 
+def test_only_the_vamp_prior_starts_from_training_rows():
+    X = torch.rand(50, 6)
+    prior = VampPrior(torch.zeros(8, 6), 2)
+    prior.start_from(X, torch.Generator().manual_seed(0))
+    # Each pseudo-input is one of the rows, and the generator alone chose which.
+    matches = (prior.pseudo_inputs.detach()[:, None] == X[None]).all(-1)
+    assert (matches.sum(1) == 1).all()
+    again = VampPrior(torch.zeros(8, 6), 2)
+    again.start_from(X, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(again.pseudo_inputs, prior.pseudo_inputs)
+    for other in (GaussianPrior(2), ExemplarPrior(2)):
+        before = {k: v.clone() for k, v in other.state_dict().items()}
+        other.start_from(X, torch.Generator().manual_seed(0))
+        assert all(torch.equal(v, before[k]) for k, v in other.state_dict().items())
+    assert ExemplarPrior(2, sigma=0.5).scalars == {"sigma": pytest.approx(0.5)}
+    assert GaussianPrior(2).scalars == {} == prior.scalars
+
+
 def test_discretized_logistic_sums_to_one_over_256_levels():
     likelihood = DiscretizedLogisticLikelihood()
     levels = torch.arange(256, dtype=torch.float32).unsqueeze(1) / 255

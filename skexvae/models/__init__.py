@@ -9,7 +9,8 @@ from ._likelihoods import (
     GaussianLikelihood,
 )
 from ._networks import GatedDense, MLPDecoder, MLPEncoder, he_initialize
-from ._priors import ExemplarPrior, GaussianPrior, VampPrior, log_normal_diag
+from ._priors import ExemplarPrior, GaussianPrior, Prior, VampPrior, log_normal_diag
+from ._spec import ModelSpec
 from ._vae import VAE, TwoLevelVAE
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "GaussianPrior",
     "MLPDecoder",
     "MLPEncoder",
+    "ModelSpec",
+    "Prior",
     "TwoLevelVAE",
     "VampPrior",
     "build_vae",

@@ -1,10 +1,4 @@
-"""``build_vae``: a model from a plain-data spec, one builder per architecture.
-
-A spec is what a pickle keeps to rebuild the module before loading its weights:
-``n_features``, ``n_components``, ``hidden_layer_sizes``, ``likelihood``, ``prior``,
-``sigma``, ``n_pseudo_inputs``, ``architecture``, ``image_shape`` and the user's own
-``encoder`` / ``decoder`` (modules or factories, or None).
-"""
+"""``build_vae``: the model of a :class:`ModelSpec`, one builder per architecture."""
 
 import copy
 
@@ -30,33 +24,24 @@ TWO_LEVEL = ("hvae", "convhvae")
 CONVOLUTIONAL = ("conv", "convhvae")
 
 
-def build_vae(spec, pseudo_inputs=None):
-    """Construct the model of ``spec``.
+def build_vae(spec):
+    """Construct the model of ``spec`` (a :class:`ModelSpec`), with untrained weights.
 
-    ``pseudo_inputs`` initialises a VampPrior; left out, they are zeros awaiting a
-    ``load_state_dict``.
+    Parameters that start from data (a VampPrior's pseudo-inputs) are set by
+    ``model.prior.start_from(X, generator)``, or by a ``load_state_dict``.
     """
-    likelihood = LIKELIHOODS[spec["likelihood"]](spec["n_features"])
-    prior = _build_prior(spec, pseudo_inputs)
-    builder = ARCHITECTURES[spec.get("architecture", "mlp")]
-    return builder(spec, likelihood, prior)
+    likelihood = LIKELIHOODS[spec.likelihood](spec.n_features)
+    prior = PRIORS[spec.prior](spec)
+    return ARCHITECTURES[spec.architecture](spec, likelihood, prior)
 
 
-def _build_prior(spec, pseudo_inputs):
-    return PRIORS[spec["prior"]](spec, pseudo_inputs)
-
-
-def _vamp_prior(spec, pseudo_inputs):
-    if pseudo_inputs is None:
-        pseudo_inputs = torch.zeros(spec["n_pseudo_inputs"], spec["n_features"])
-    return VampPrior(pseudo_inputs, spec["n_components"])
-
-
-#: ``prior`` name -> ``f(spec, pseudo_inputs)`` building it: the estimator's options.
+#: ``prior`` name -> ``f(spec)`` building it: the estimator's options.
 PRIORS = {
-    "exemplar": lambda spec, _: ExemplarPrior(spec["n_components"], spec["sigma"]),
-    "vamp": _vamp_prior,
-    "gaussian": lambda spec, _: GaussianPrior(spec["n_components"]),
+    "exemplar": lambda spec: ExemplarPrior(spec.n_components, spec.sigma),
+    "vamp": lambda spec: VampPrior(
+        torch.zeros(spec.n_pseudo_inputs, spec.n_features), spec.n_components
+    ),
+    "gaussian": lambda spec: GaussianPrior(spec.n_components),
 }
 
 
@@ -70,7 +55,7 @@ def _mlp(spec, likelihood, prior):
 
 def _conv(spec, likelihood, prior):
     n_features, n_components, hidden = _sizes(spec)
-    image_shape = spec["image_shape"]
+    image_shape = spec.image_shape
     encoder = user_encoder(spec, lambda: ConvEncoder(image_shape, n_components))
     decoder = user_decoder(
         spec,
@@ -92,7 +77,7 @@ def _hvae(spec, likelihood, prior):
 
 def _convhvae(spec, likelihood, prior):
     _, n_components, hidden = _sizes(spec)
-    image_shape = spec["image_shape"]
+    image_shape = spec.image_shape
     encoder = user_encoder(spec, lambda: ConvEncoder(image_shape, n_components))
     x_features = ConvFeatures(image_shape, SMALL_KERNEL_LAYERS)
     output = ConvOutput(2 * hidden[-1], image_shape, likelihood.n_params)
@@ -128,7 +113,7 @@ def _two_level(spec, likelihood, prior, encoder, x_features, features_width, out
 
 
 def _sizes(spec):
-    return spec["n_features"], spec["n_components"], tuple(spec["hidden_layer_sizes"])
+    return spec.n_features, spec.n_components, tuple(spec.hidden_layer_sizes)
 
 
 def _conditional_prior(n_components, hidden):
@@ -139,7 +124,7 @@ def _conditional_prior(n_components, hidden):
 
 def _conv_elements(spec):
     # The decoder's gated convolutions at full resolution are the largest activation.
-    _, height, width = spec["image_shape"]
+    _, height, width = spec.image_shape
     return 2 * DECODER_CHANNELS * height * width
 
 
@@ -150,18 +135,18 @@ ARCHITECTURES = {"mlp": _mlp, "conv": _conv, "hvae": _hvae, "convhvae": _convhva
 def user_encoder(spec, default):
     """The user's encoder (a copy of a module, or ``factory(n_features, n_components)``),
     else ``default()``."""
-    if spec.get("encoder") is None:
+    if spec.encoder is None:
         return default()
-    encoder = _instantiate(spec["encoder"], spec["n_features"], spec["n_components"])
+    encoder = _instantiate(spec.encoder, spec.n_features, spec.n_components)
     return encoder if hasattr(encoder, "mean") else MeanFromForward(encoder)
 
 
 def user_decoder(spec, n_outputs, default):
     """The user's decoder (a copy of a module, or ``factory(n_components, n_outputs)``),
     else ``default()``."""
-    if spec.get("decoder") is None:
+    if spec.decoder is None:
         return default()
-    return _instantiate(spec["decoder"], spec["n_components"], n_outputs)
+    return _instantiate(spec.decoder, spec.n_components, n_outputs)
 
 
 def _instantiate(module_or_factory, *args):
@@ -187,7 +172,7 @@ class MeanFromForward(nn.Module):
 
 def check_user_networks(model, x, spec):
     """Run the user's networks on two rows; a broken contract becomes a clear error."""
-    n, d = len(x), spec["n_components"]
+    n, d = len(x), spec.n_components
     encoded = _run(model.encoder, x)
     shapes = [tuple(getattr(t, "shape", ())) for t in encoded] if isinstance(encoded, tuple) else []
     means = _run(model.encoder.mean, x) if shapes == [(n, d), (n, d)] else None
@@ -197,11 +182,11 @@ def check_user_networks(model, x, spec):
             f"({n}, {d}); it returned {_describe(encoded)}."
         )
     params = _run(model.decode, means)
-    n_outputs = model.likelihood.n_params * spec["n_features"]
+    n_outputs = model.likelihood.n_params * spec.n_features
     if tuple(params.shape) != (n, n_outputs):
         raise ValueError(
             f"The decoder must return (n, {n_outputs}) likelihood parameters "
-            f"(likelihood={spec['likelihood']!r} takes {model.likelihood.n_params} per "
+            f"(likelihood={spec.likelihood!r} takes {model.likelihood.n_params} per "
             f"feature); it returned shape {tuple(params.shape)}."
         )
 

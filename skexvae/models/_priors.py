@@ -1,13 +1,16 @@
 """Priors ``p(z)`` over the latent space: standard Gaussian, VampPrior, exemplar prior.
 
-Each prior is a small module with ``log_prob`` and ``frozen`` (its density), and
-one sampling interface shared by all:
+Each prior is a :class:`Prior`: a small module with ``log_prob`` and ``frozen`` (its
+density) and one interface shared by all, which is all the rest of the package
+calls:
 
 - ``sample(n_samples, encoder, generator, device, centres)`` draws ``z ~ p(z)`` and
   returns the mixture component each draw came from (0 for a single Gaussian);
 - ``sample_around(mean, log_var, generator)`` draws the latent of a new row around an
   input whose posterior is ``N(mean, exp(log_var))``: ``q(z|x)`` for a parametric
   prior, the exemplar's kernel ``r(z|x)`` for the exemplar prior (paper Fig. 3);
+- ``start_from(X, generator)`` sets what starts from training rows before training;
+- ``scalars`` names the learned scalars worth reporting (the exemplar prior's sigma);
 - ``uses_exemplars`` says whether the density needs the exemplars' latent means
   (``centres``); the others ignore them.
 
@@ -16,6 +19,9 @@ encoder to embed its pseudo-inputs). The exemplar prior is a Parzen window whose
 centres are the encoder means of exemplars; *which* exemplars a step compares against
 (all of them, an M-subset, retrieved neighbours) is the caller's choice, so the module
 takes the centres as an argument and stays a pure density.
+
+A new prior is one subclass here (or in a module of its own) and one entry in
+``skexvae.models.PRIORS``.
 """
 
 import math
@@ -62,10 +68,30 @@ def posterior_sample(mean, log_var, generator=None):
     return mean + noise * torch.exp(0.5 * log_var)
 
 
-class GaussianPrior(nn.Module):
-    """``p(z) = N(0, I)``: the standard VAE baseline."""
+class Prior(nn.Module):
+    """What every prior provides; the defaults are those of a parametric prior."""
 
     uses_exemplars = False
+
+    def frozen(self, encoder=None):
+        """``z -> log p(z)`` for fixed weights, for scoring many chunks of ``z``."""
+        return lambda z: self.log_prob(z, encoder)
+
+    def sample_around(self, mean, log_var, generator=None):
+        """``z ~ q(z|x) = N(mean, exp(log_var))``, one per row."""
+        return posterior_sample(mean, log_var, generator)
+
+    def start_from(self, X, generator=None):
+        """Start the parameters that are set from training rows ``X``: none here."""
+
+    @property
+    def scalars(self):
+        """Learned scalars by name, reported in progress lines and fitted attributes."""
+        return {}
+
+
+class GaussianPrior(Prior):
+    """``p(z) = N(0, I)``: the standard VAE baseline."""
 
     def __init__(self, n_components):
         super().__init__()
@@ -79,26 +105,18 @@ class GaussianPrior(nn.Module):
     def log_prob(self, z, encoder=None):
         return -0.5 * (z**2 + _LOG_2PI).sum(-1)
 
-    def frozen(self, encoder=None):
-        """``z -> log p(z)`` for fixed weights (see :meth:`VampPrior.frozen`)."""
-        return self.log_prob
-
     def sample(self, n_samples, encoder=None, generator=None, device="cpu", centres=None):
         z = torch.randn(n_samples, self.n_components, generator=generator, device=device)
         return z, torch.zeros(n_samples, dtype=torch.long, device=device)
 
-    def sample_around(self, mean, log_var, generator=None):
-        return posterior_sample(mean, log_var, generator)
 
-
-class VampPrior(nn.Module):
+class VampPrior(Prior):
     """Mixture of variational posteriors at learned pseudo-inputs (Tomczak & Welling 2018).
 
     ``p(z) = 1/K sum_k q(z | u_k)``. The pseudo-inputs ``u_k`` start at training
-    points, which keeps them on the data's scale whatever the likelihood.
+    points (:meth:`start_from`), which keeps them on the data's scale whatever the
+    likelihood, and away from the degenerate all-equal start.
     """
-
-    uses_exemplars = False
 
     def __init__(self, pseudo_inputs, n_components):
         super().__init__()
@@ -128,8 +146,13 @@ class VampPrior(nn.Module):
         )
         return posterior_sample(*encoder(self.pseudo_inputs[index]), generator), index
 
-    def sample_around(self, mean, log_var, generator=None):
-        return posterior_sample(mean, log_var, generator)
+    @torch.no_grad()
+    def start_from(self, X, generator=None):
+        """Pseudo-inputs at rows of ``X`` (a tensor or MappedRows) drawn with ``generator``."""
+        rows = torch.randint(
+            len(X), (len(self.pseudo_inputs),), generator=generator, device=X.device
+        )
+        self.pseudo_inputs.copy_(X[rows])
 
 
 @float32
@@ -138,7 +161,7 @@ def _mixture_log_prob(z, means, log_vars):
     return logsumexp(log_components, dim=1) - math.log(len(means))
 
 
-class ExemplarPrior(nn.Module):
+class ExemplarPrior(Prior):
     """Parzen window in latent space: ``p(z) = 1/M sum_m N(z | c_m, sigma^2 I)`` (eq. 8).
 
     Parameters
@@ -167,6 +190,14 @@ class ExemplarPrior(nn.Module):
     @property
     def sigma(self):
         return float(torch.exp(0.5 * self.log_var.detach()))
+
+    @property
+    def scalars(self):
+        return {"sigma": self.sigma}
+
+    def frozen(self, centres):
+        """``z -> log p(z)`` over all of ``centres``."""
+        return lambda z: self.log_prob(z, centres)
 
     @float32
     def log_prob(self, z, centres, exclude=None, n_total=None):

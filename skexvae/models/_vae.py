@@ -21,8 +21,8 @@ class VAE(nn.Module):
         See ``skexvae.models._networks`` for their contract.
     likelihood : nn.Module
         ``log_prob(x, decoder_output)``, ``mean`` and ``sample``.
-    prior : GaussianPrior, VampPrior or ExemplarPrior
-        Any module with the interface of ``skexvae.models._priors``.
+    prior : Prior
+        Any module with the interface of ``skexvae.models._priors.Prior``.
     elements_per_sample : int
         Size of the largest activation per latent sample, which bounds the rows
         that scoring evaluates at once.
@@ -60,9 +60,7 @@ class VAE(nn.Module):
         Whatever does not depend on ``z`` (the VampPrior's encoded pseudo-inputs) is
         computed once, here.
         """
-        if self.uses_exemplars:
-            return lambda z: self.prior.log_prob(z, centres)
-        return self.prior.frozen(self.encoder)
+        return self.prior.frozen(centres if self.uses_exemplars else self.encoder)
 
     def prior_elements_per_row(self, centres=None):
         """Size of the intermediate that ``log_prior`` builds per row, for chunking.
