@@ -9,6 +9,8 @@ import torch
 
 from ._distributed import SINGLE_PROCESS
 from ._objective import encode_means, full_log_prior, iwae, knn_log_prior
+from .models._numerics import ELEMENT_BUDGET, float32, logsumexp
+from .models._priors import log_normal_diag, log_normal_diag_pairs
 from .retrieval import SCORING_EXACT_MAX_N, make_index
 
 
@@ -74,3 +76,70 @@ def generate_around(model, X, n_samples, generator, return_mean=False):
     mean, log_var = (t.repeat_interleave(n_samples, dim=0) for t in model.encoder(X))
     z = model.prior.sample_around(mean, log_var, generator)
     return decode(model, z, generator, return_mean), source
+
+
+@torch.no_grad()
+def responsibilities(model, X, components, n_top, index=None, n_candidates=None):
+    """The ``n_top`` mixture components most responsible for each row of ``X``.
+
+    The responsibility of component ``k`` for ``x`` is ``p(k | x)`` with ``q(z|x)`` in
+    place of the true posterior: ``int q(z|x) N(z; m_k, V_k) dz = N(mu(x); m_k,
+    Lambda(x) + V_k)``, normalised over all K components (they are equally weighted),
+    or, given an ``index`` over the means, over the ``n_candidates`` nearest to
+    ``mu(x)``: a partial normaliser, so those weights are upper bounds.
+
+    Parameters
+    ----------
+    components : (means, log_vars)
+        Of shape (K, d) each, or (K, d) and (1, d) when the components share a
+        variance (the exemplar prior's kernels).
+
+    Returns
+    -------
+    indices : LongTensor of shape (n, n_top)
+    weights : Tensor of shape (n, n_top)
+        Probabilities, largest first.
+    """
+    means, log_vars = (t.float() for t in components)
+    # Rows per chunk keep the (rows, K) responsibilities, or the (rows, K, d)
+    # broadcast of per-component variances or of candidates, within the budget.
+    if index is not None:
+        width = n_candidates * means.shape[1]
+    else:
+        width = len(means) * (1 if len(log_vars) == 1 else means.shape[1])
+    rows = max(1, ELEMENT_BUDGET // width)
+    indices, weights = [], []
+    for x in X.split(rows):
+        mean, log_var = (t.float() for t in model.encoder(x))
+        if index is None:
+            candidates = None
+            log_r = _log_overlaps(mean, log_var, means, log_vars)
+        else:
+            candidates = index.query(mean, n_candidates)
+            log_r = _log_overlaps_with(candidates, mean, log_var, means, log_vars)
+        top = torch.topk(log_r - logsumexp(log_r, dim=1).unsqueeze(1), n_top, dim=1)
+        indices.append(top.indices if candidates is None else candidates.gather(1, top.indices))
+        weights.append(top.values.exp())
+    return torch.cat(indices), torch.cat(weights)
+
+
+@float32
+def _log_overlaps(mean, log_var, means, log_vars):
+    """``log N(mean_b; means_k, diag(exp(log_var_b) + exp(log_vars_k)))``, shape (B, K)."""
+    if len(log_vars) == 1:
+        # One variance per row: the density is symmetric in its point and its mean,
+        # so the pairs come from one matrix product.
+        joint = torch.logaddexp(log_var, log_vars)
+        return log_normal_diag_pairs(means, mean, joint).T
+    joint = torch.logaddexp(log_var.unsqueeze(1), log_vars.unsqueeze(0))
+    return log_normal_diag(mean.unsqueeze(1), means.unsqueeze(0), joint)
+
+
+@float32
+def _log_overlaps_with(candidates, mean, log_var, means, log_vars):
+    """:func:`_log_overlaps` for each row's ``candidates`` (B, k) only; -1 pads give -inf."""
+    near = candidates.clamp_min(0)
+    rows_log_vars = log_vars if len(log_vars) == 1 else log_vars[near]
+    joint = torch.logaddexp(log_var.unsqueeze(1), rows_log_vars)
+    log_r = log_normal_diag(mean.unsqueeze(1), means[near], joint)
+    return log_r.masked_fill(candidates < 0, -torch.inf)

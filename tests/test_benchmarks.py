@@ -112,3 +112,17 @@ def test_scaleout_memmap_quick_run_fits_from_the_file(tmp_path):
     (run,) = json.loads((tmp_path / "scaleout-memmap-quick.json").read_text())["runs"]
     assert run["exemplars_is_memmap"]
     assert run["peak_rss_mib"] >= run["peak_anon_mib"] > 0
+
+
+@pytest.mark.slow
+@needs_real_mnist
+def test_attribution_quick_run_explains_with_the_committed_model(tmp_path):
+    run_quick("benchmarks/attribution.py", tmp_path)
+    result = json.loads((tmp_path / "attribution.json").read_text())
+    mass = result["mean_weight_of_top"]
+    assert 0 < mass["1"] < mass["5"] < mass["100"] <= 1
+    # The committed model's top exemplar is a strong 1-NN classifier.
+    assert result["top_exemplar_has_the_label"] > 0.9
+    assert result["neighbour_normaliser"]["top5_weight_ratio_median"] >= 1 - 1e-6
+    assert len(result["disputed_training_rows"]) == 8
+    assert (tmp_path / "attribution.png").stat().st_size > 0

@@ -174,7 +174,7 @@ def load_checkpoint(path, X_train, fingerprint=None):
             "split (another --data-home or skexvae version?); delete it or pick --out."
         )
     X_train = np.ascontiguousarray(X_train, dtype=np.float32)
-    if vae.prior == "exemplar" and vae.exemplar_latents_ is None:
+    if vae.model_.uses_exemplars and vae.exemplar_latents_ is None:
         vae.set_exemplars(X_train)  # a checkpoint from before the latents were kept
     vae.exemplars_ = X_train
     return vae, log

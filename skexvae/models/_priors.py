@@ -11,6 +11,9 @@ calls:
   prior, the exemplar's kernel ``r(z|x)`` for the exemplar prior (paper Fig. 3);
 - ``start_from(X, generator)`` sets what starts from training rows before training;
 - ``scalars`` names the learned scalars worth reporting (the exemplar prior's sigma);
+- ``mixture_components(encoder, centres)`` gives a mixture prior's components as
+  Gaussians ``(means, log_vars)`` (None for a single Gaussian), which attribution
+  ranks;
 - ``uses_exemplars`` says whether the density needs the exemplars' latent means
   (``centres``); the others ignore them.
 
@@ -89,6 +92,11 @@ class Prior(nn.Module):
         """Learned scalars by name, reported in progress lines and fitted attributes."""
         return {}
 
+    def mixture_components(self, encoder=None, centres=None):
+        """The equally weighted Gaussian components ``(means, log_vars)`` of the prior,
+        ``log_vars`` of shape (K, d) or (1, d) when they share one; None if it has one."""
+        return None
+
 
 class GaussianPrior(Prior):
     """``p(z) = N(0, I)``: the standard VAE baseline."""
@@ -146,6 +154,10 @@ class VampPrior(Prior):
         )
         return posterior_sample(*encoder(self.pseudo_inputs[index]), generator), index
 
+    def mixture_components(self, encoder, centres=None):
+        """The posteriors ``q(z|u_k)`` of the pseudo-inputs."""
+        return encoder(self.pseudo_inputs)
+
     @torch.no_grad()
     def start_from(self, X, generator=None):
         """Pseudo-inputs at rows of ``X`` (a tensor or MappedRows) drawn with ``generator``."""
@@ -198,6 +210,10 @@ class ExemplarPrior(Prior):
     def frozen(self, centres):
         """``z -> log p(z)`` over all of ``centres``."""
         return lambda z: self.log_prob(z, centres)
+
+    def mixture_components(self, encoder=None, centres=None):
+        """The kernels ``N(c_n, sigma^2 I)`` at the exemplars' latents ``centres``."""
+        return centres, self.log_var.detach().expand(1, self.n_components)
 
     @float32
     def log_prob(self, z, centres, exclude=None, n_total=None):
