@@ -6,7 +6,13 @@ from conftest import FAST
 from sklearn.linear_model import SGDClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skexvae import AugmentedClassifier, ExemplarAugmenter, ExemplarSampler, ExemplarVAE
+from skexvae import (
+    AugmentedClassifier,
+    ExemplarAugmenter,
+    ExemplarNoveltyDetector,
+    ExemplarSampler,
+    ExemplarVAE,
+)
 
 # Small and quick: the checks fit dozens of times on tiny data.
 _QUICK = {"n_components": 2, "hidden_layer_sizes": (8,), "max_iter": 2, "n_importance_samples": 5}
@@ -56,7 +62,24 @@ _AUGMENTS_IN_FIT_TRANSFORM = (
 )
 
 
+# The checks expect `contamination` of the rows given to fit to come out as outliers;
+# offset_ is set on held-out rows instead, since the exemplar prior scores its own
+# training rows higher than new rows of the same kind.
+_CALIBRATES_ON_HELD_OUT_ROWS = (
+    "offset_ is the contamination quantile of held-out rows' scores, not of the rows "
+    "given to fit, which the model trained on"
+)
+
+
 def _expected_failures(estimator):
+    if isinstance(estimator, ExemplarNoveltyDetector):
+        return {
+            **dict.fromkeys(
+                ("check_outliers_fit_predict", "check_outliers_train"),
+                _CALIBRATES_ON_HELD_OUT_ROWS,
+            ),
+            "check_methods_subset_invariance": _FLOAT32_BATCHING,
+        }
     if isinstance(estimator, ExemplarAugmenter):
         return dict.fromkeys(
             ("check_transformer_general", "check_transformer_data_not_an_array"),
@@ -84,6 +107,7 @@ def _expected_failures(estimator):
         ExemplarVAE(**_QUICK),
         ExemplarAugmenter(_SEEDED_VAE, random_state=0),
         ExemplarSampler(_SEEDED_VAE, random_state=0),
+        ExemplarNoveltyDetector(_SEEDED_VAE, random_state=0),
         AugmentedClassifier(
             SGDClassifier(random_state=0),
             _SEEDED_VAE,
