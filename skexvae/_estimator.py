@@ -32,6 +32,7 @@ from ._inference import (
     exemplar_latents,
     generate,
     generate_around,
+    latent_log_density,
     log_density,
     responsibilities,
     scoring_index,
@@ -825,11 +826,8 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         True
         """
         check_is_fitted(self)
-        with torch.no_grad():
-            components = self.model_.prior.mixture_components(
-                self.model_.encoder, self._latent_centres()
-            )
-        if components is None:
+        components = self._mixture_components()
+        if components is None or (len(components[0]) == 1 and not self.model_.uses_exemplars):
             raise ValueError(
                 f"explain attributes inputs to the components of a mixture prior; "
                 f"prior={self._spec.prior!r} has a single component. Use "
@@ -855,6 +853,38 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 self.model_, X, components, n_exemplars, index, n_candidates
             )
         return indices.cpu().numpy(), weights.cpu().numpy().astype(np.float64)
+
+    def latent_log_density(self, X):
+        """Log-density of each input's code under the prior: ``log int q(z|x) p(z) dz``.
+
+        For the exemplar prior it is ``log 1/N sum_n N(mu(x); mu(x_n), Lambda(x) +
+        sigma^2 I)``: a kernel density of the exemplars in the latent space, with
+        the input's posterior spread added to each kernel. Unlike
+        :meth:`score_samples` it ignores how well the decoder reconstructs ``x``,
+        which favours simple inputs (little ink) whatever their kind; it is the
+        ``score="latent"`` of :class:`ExemplarNoveltyDetector`. It is the normaliser of
+        :meth:`explain`'s responsibilities, exact over all exemplars. For the
+        VampPrior the components are the pseudo-inputs' posteriors, for the
+        Gaussian prior ``N(0, I)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        components = self._mixture_components()
+        X = self._to_tensor(np.asarray(self._validate_inputs(X, reset=False)))
+        with self._autocast():
+            scores = latent_log_density(self.model_, X, components)
+        return scores.cpu().numpy().astype(np.float64)
+
+    def _mixture_components(self):
+        with torch.no_grad():
+            return self.model_.prior.mixture_components(self.model_.encoder, self._latent_centres())
 
     def set_exemplars(self, X):
         """Replace the exemplars of the prior without retraining.

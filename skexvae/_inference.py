@@ -5,6 +5,8 @@ Functions of the model and tensors; the estimator validates inputs, converts arr
 and sets the precision context around them.
 """
 
+import math
+
 import torch
 
 from ._distributed import SINGLE_PROCESS
@@ -100,27 +102,48 @@ def responsibilities(model, X, components, n_top, index=None, n_candidates=None)
     weights : Tensor of shape (n, n_top)
         Probabilities, largest first.
     """
-    means, log_vars = (t.float() for t in components)
-    # Rows per chunk keep the (rows, K) responsibilities, or the (rows, K, d)
-    # broadcast of per-component variances or of candidates, within the budget.
+    indices, weights = [], []
+    for candidates, log_r in _overlap_chunks(model, X, components, index, n_candidates):
+        top = torch.topk(log_r - logsumexp(log_r, dim=1).unsqueeze(1), n_top, dim=1)
+        indices.append(top.indices if candidates is None else candidates.gather(1, top.indices))
+        weights.append(top.values.exp())
+    return torch.cat(indices), torch.cat(weights)
+
+
+@torch.no_grad()
+def latent_log_density(model, X, components):
+    """``log int q(z|x) p(z) dz`` per row: the prior's density around each input's code.
+
+    For a mixture prior of K equal Gaussians it is ``log 1/K sum_k N(mu(x); m_k,
+    Lambda(x) + V_k)``, the normaliser of :func:`responsibilities`.
+    """
+    n_components = len(components[0])
+    out = [
+        logsumexp(log_r, dim=1) - math.log(n_components)
+        for _, log_r in _overlap_chunks(model, X, components)
+    ]
+    return torch.cat(out)
+
+
+def _overlap_chunks(model, X, components, index=None, n_candidates=None):
+    """``(candidates, log N(mu(x); m_k, Lambda(x) + V_k))`` for chunks of the rows of ``X``:
+    over every component (``candidates`` None), or over each row's ``n_candidates``
+    nearest means in ``index``."""
+    means, log_vars = (t.float().to(X.device) for t in components)
+    # Rows per chunk keep the (rows, K) matrix, or the (rows, K, d) broadcast of
+    # per-component variances or of candidates, within the element budget.
     if index is not None:
         width = n_candidates * means.shape[1]
     else:
         width = len(means) * (1 if len(log_vars) == 1 else means.shape[1])
     rows = max(1, ELEMENT_BUDGET // width)
-    indices, weights = [], []
     for x in X.split(rows):
         mean, log_var = (t.float() for t in model.encoder(x))
         if index is None:
-            candidates = None
-            log_r = _log_overlaps(mean, log_var, means, log_vars)
+            yield None, _log_overlaps(mean, log_var, means, log_vars)
         else:
             candidates = index.query(mean, n_candidates)
-            log_r = _log_overlaps_with(candidates, mean, log_var, means, log_vars)
-        top = torch.topk(log_r - logsumexp(log_r, dim=1).unsqueeze(1), n_top, dim=1)
-        indices.append(top.indices if candidates is None else candidates.gather(1, top.indices))
-        weights.append(top.values.exp())
-    return torch.cat(indices), torch.cat(weights)
+            yield candidates, _log_overlaps_with(candidates, mean, log_var, means, log_vars)
 
 
 @float32

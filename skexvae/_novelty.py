@@ -6,19 +6,28 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .augmentation._synthesis import default_vae, is_fitted
+
+#: ``score`` -> the VAE's method that gives it.
+SCORES = {"latent": "latent_log_density", "likelihood": "score_samples"}
 
 
 class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
     """Novelty detection with an Exemplar VAE: inputs unlike the training set score low.
 
     A row's score is its log-likelihood under the fitted VAE
-    (:meth:`ExemplarVAE.score_samples`, an IWAE estimate). Under the exemplar prior
-    that is how well the kernels of the training rows' latents cover the row's
-    posterior: an input far from every exemplar scores low.
+    (:meth:`ExemplarVAE.score_samples`, an IWAE estimate), or, with
+    ``score="latent"``, the log-density of its code under the prior
+    (:meth:`ExemplarVAE.latent_log_density`): for the exemplar prior a kernel density
+    of the training rows' latents around the row's posterior, blind to how easily
+    the decoder draws the row. The likelihood favours inputs with little ink
+    whatever their kind: in a trained MNIST model it ranked unseen ones and sevens
+    above the training digits, where the latent score flagged them; in an
+    undertrained model (a wide sigma) the latent score is the weaker one
+    (``benchmarks/novelty.py``, docs/exemplars.md).
 
     ``fit`` holds out ``validation_fraction`` of the rows, fits the VAE on the others
     and sets ``offset_`` at the ``contamination`` quantile of the held-out rows'
@@ -38,6 +47,9 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
         augmentation estimators do). An unfitted estimator is cloned and fitted on
         the rows not held out. A fitted one is used as is: then every row given to
         ``fit`` calibrates ``offset_``, and they should be rows it was not trained on.
+    score : {"likelihood", "latent"}, default="likelihood"
+        What ``score_samples`` returns: ``vae_.latent_log_density(X)`` or
+        ``vae_.score_samples(X)``.
     contamination : float in (0, 0.5], default=0.1
         The share of normal rows to call outliers: the quantile of the held-out
         scores at which ``offset_`` sits.
@@ -75,6 +87,7 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "vae": [HasMethods(["fit", "score_samples"]), None],
+        "score": [StrOptions(set(SCORES))],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
@@ -82,9 +95,17 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
     }
 
     def __init__(
-        self, vae=None, *, contamination=0.1, validation_fraction=0.1, random_state=None, verbose=0
+        self,
+        vae=None,
+        *,
+        score="likelihood",
+        contamination=0.1,
+        validation_fraction=0.1,
+        random_state=None,
+        verbose=0,
     ):
         self.vae = vae
+        self.score = score
         self.contamination = contamination
         self.validation_fraction = validation_fraction
         self.random_state = random_state
@@ -116,12 +137,12 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
             if vae is None:
                 vae = default_vae(train, random_state=rng.randint(2**31), verbose=self.verbose)
             self.vae_ = clone(vae).fit(train)
-        self.calibration_scores_ = self.vae_.score_samples(calibration)
+        self.calibration_scores_ = self._scores(calibration)
         self.offset_ = float(np.quantile(self.calibration_scores_, self.contamination))
         return self
 
     def score_samples(self, X):
-        """Log-likelihood of each row under the VAE; the lower, the more abnormal.
+        """The score of each row (see ``score``); the lower, the more abnormal.
 
         Parameters
         ----------
@@ -133,7 +154,10 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=["float64", "float32"], reset=False)
-        return self.vae_.score_samples(X)
+        return self._scores(X)
+
+    def _scores(self, X):
+        return getattr(self.vae_, SCORES[self.score])(X)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.

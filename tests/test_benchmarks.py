@@ -126,3 +126,19 @@ def test_attribution_quick_run_explains_with_the_committed_model(tmp_path):
     assert result["neighbour_normaliser"]["top5_weight_ratio_median"] >= 1 - 1e-6
     assert len(result["disputed_training_rows"]) == 8
     assert (tmp_path / "attribution.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+@needs_real_mnist
+def test_novelty_quick_run_scores_every_detector_and_resumes(tmp_path):
+    run_quick("benchmarks/novelty.py", tmp_path)
+    result = json.loads((tmp_path / "novelty.json").read_text())
+    assert sorted(result["digits"]) == ["0", "1"]
+    names = set(result["digits"]["0"])
+    # Three VAEs scored two ways, four sklearn detectors in two input spaces.
+    assert len(names) == 14 and "Exemplar VAE (latent)" in names
+    assert "KernelDensity (PCA-50)" in names and "OneClassSVM (raw)" in names
+    # A rerun with the same settings keeps the digits it has.
+    before = (tmp_path / "novelty.json").read_text()
+    run_quick("benchmarks/novelty.py", tmp_path)
+    assert json.loads((tmp_path / "novelty.json").read_text()) == json.loads(before)

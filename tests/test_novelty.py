@@ -2,7 +2,11 @@
 
 import numpy as np
 import pytest
+import torch
 from conftest import FAST
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 from sklearn.utils._param_validation import InvalidParameterError
@@ -46,9 +50,44 @@ def test_the_methods_follow_sklearns_detectors(no_zeros):
     detector, _, unseen_normal, _ = no_zeros
     scores = detector.score_samples(unseen_normal)
     np.testing.assert_allclose(scores, detector.vae_.score_samples(unseen_normal))
+    latent = clone(detector).set_params(vae=detector.vae_, score="latent")
+    latent.fit(unseen_normal[:50])
+    np.testing.assert_allclose(
+        latent.score_samples(unseen_normal),
+        detector.vae_.latent_log_density(unseen_normal),
+        rtol=1e-6,
+    )
     decision = detector.decision_function(unseen_normal)
     np.testing.assert_allclose(decision, scores - detector.offset_)
     np.testing.assert_array_equal(detector.predict(unseen_normal), np.where(decision < 0, -1, 1))
+
+
+@pytest.mark.parametrize("prior", ["exemplar", "vamp", "gaussian"])
+def test_latent_log_density_is_the_mixture_density_around_the_code(digits, prior):
+    X, _ = digits
+    vae = ExemplarVAE(**FAST, prior=prior, n_pseudo_inputs=7, random_state=0).fit(X[:100])
+    queries = X[200:205]
+    with torch.no_grad():
+        means, log_vars = (t.numpy() for t in vae.model_.encoder(torch.from_numpy(queries)))
+        if prior == "exemplar":
+            centres = vae.exemplar_latents_
+            variances = np.full_like(centres, vae.sigma_**2)
+        elif prior == "vamp":
+            c, v = vae.model_.encoder(vae.model_.prior.pseudo_inputs)
+            centres, variances = c.numpy(), np.exp(v.numpy())
+        else:
+            centres, variances = np.zeros((1, 4)), np.ones((1, 4))
+    expected = [
+        logsumexp(
+            [
+                multivariate_normal(c, np.diag(np.exp(lv) + v)).logpdf(m)
+                for c, v in zip(centres, variances, strict=True)
+            ]
+        )
+        - np.log(len(centres))
+        for m, lv in zip(means, log_vars, strict=True)
+    ]
+    np.testing.assert_allclose(vae.latent_log_density(queries), expected, rtol=1e-5)
 
 
 def test_an_unseen_digit_is_flagged(no_zeros):

@@ -11,9 +11,9 @@ calls:
   prior, the exemplar's kernel ``r(z|x)`` for the exemplar prior (paper Fig. 3);
 - ``start_from(X, generator)`` sets what starts from training rows before training;
 - ``scalars`` names the learned scalars worth reporting (the exemplar prior's sigma);
-- ``mixture_components(encoder, centres)`` gives a mixture prior's components as
-  Gaussians ``(means, log_vars)`` (None for a single Gaussian), which attribution
-  ranks;
+- ``mixture_components(encoder, centres)`` gives the prior's components as
+  Gaussians ``(means, log_vars)``, which attribution ranks and the latent novelty
+  score sums;
 - ``uses_exemplars`` says whether the density needs the exemplars' latent means
   (``centres``); the others ignore them.
 
@@ -94,7 +94,8 @@ class Prior(nn.Module):
 
     def mixture_components(self, encoder=None, centres=None):
         """The equally weighted Gaussian components ``(means, log_vars)`` of the prior,
-        ``log_vars`` of shape (K, d) or (1, d) when they share one; None if it has one."""
+        ``log_vars`` of shape (K, d) or (1, d) when they share one; None for a prior
+        that is no mixture of Gaussians."""
         return None
 
 
@@ -116,6 +117,11 @@ class GaussianPrior(Prior):
     def sample(self, n_samples, encoder=None, generator=None, device="cpu", centres=None):
         z = torch.randn(n_samples, self.n_components, generator=generator, device=device)
         return z, torch.zeros(n_samples, dtype=torch.long, device=device)
+
+    def mixture_components(self, encoder=None, centres=None):
+        """One component, ``N(0, I)``."""
+        zeros = torch.zeros(1, self.n_components)
+        return zeros, zeros
 
 
 class VampPrior(Prior):
