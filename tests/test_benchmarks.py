@@ -142,3 +142,21 @@ def test_novelty_quick_run_scores_every_detector_and_resumes(tmp_path):
     before = (tmp_path / "novelty.json").read_text()
     run_quick("benchmarks/novelty.py", tmp_path)
     assert json.loads((tmp_path / "novelty.json").read_text()) == json.loads(before)
+
+
+def test_memorization_quick_run_audits_every_sampling_mode(tmp_path):
+    subprocess.run(
+        [sys.executable, "benchmarks/memorization.py", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    rows = json.loads((tmp_path / "memorization.json").read_text())["rows"]
+    modes = {(row["model"], row["mode"]) for row in rows}
+    # Four modes per model, two more sigma scales for the exemplar prior.
+    assert len(modes) == len(rows) == 10
+    assert ("Exemplar VAE", "sample_from_exemplars, mean, sigma x 0.5") in modes
+    for row in rows:
+        assert 0 <= row["closer_to_train"] <= 1 and 0 <= row["coverage"] <= 1
+        assert row["n_reference"] == 597
