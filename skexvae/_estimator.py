@@ -789,8 +789,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         as for :meth:`score_samples`, only the ``max(score_neighbors, n_exemplars)``
         exemplars nearest to ``mu(x)`` in ``index_`` are summed, for very large
         exemplar sets; the weights are then upper bounds, as exact as the share of
-        the responsibility those exemplars carry. A training row's own exemplar is at distance zero, so it explains
-        itself first. For the VampPrior the components are the pseudo-inputs
+        the responsibility those exemplars carry. A training row's own exemplar is
+        at distance zero, so it explains itself first. For the VampPrior the
+        components are the pseudo-inputs
         ``u_k``, with the covariance of ``q(z|u_k)`` in place of ``sigma^2 I``; the
         Gaussian prior has a single component and nothing to attribute.
 
