@@ -791,9 +791,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         exemplar sets; the weights are then upper bounds, as exact as the share of
         the responsibility those exemplars carry. A training row's own exemplar is
         at distance zero, so it explains itself first. For the VampPrior the
-        components are the pseudo-inputs
-        ``u_k``, with the covariance of ``q(z|u_k)`` in place of ``sigma^2 I``; the
-        Gaussian prior has a single component and nothing to attribute.
+        components are the pseudo-inputs ``u_k``, with the covariance of
+        ``q(z|u_k)`` in place of ``sigma^2 I``; the Gaussian prior has a single
+        component and nothing to attribute.
 
         Parameters
         ----------
