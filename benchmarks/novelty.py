@@ -11,7 +11,7 @@ Detectors, on the same grey images:
 
 - ``ExemplarVAE`` with the exemplar prior (RAT, 10 neighbours), the VampPrior and
   the Gaussian prior: the paper's MLP, ``--epochs`` epochs, each fitted once and
-  scored two ways, as ``ExemplarNoveltyDetector(score=...)`` does: the IWAE
+  scored two ways, as ``ExemplarNoveltyDetector(density=...)`` does: the IWAE
   log-likelihood with ``--n-importance-samples`` samples (``likelihood``), and
   the prior's density around the code (``latent``);
 - ``IsolationForest``, ``LocalOutlierFactor(novelty=True)``, ``OneClassSVM`` and
@@ -38,7 +38,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import OneClassSVM
 
 from skexvae import ExemplarVAE
-from skexvae._novelty import SCORES
+from skexvae._novelty import DENSITIES
 from skexvae.datasets import load_mnist
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -110,12 +110,12 @@ def held_out_digit(digit, data, args, seed):
         start = time.perf_counter()
         vae = vae_detector(prior, args, seed).fit(X_fit)
         fitted = time.perf_counter() - start
-        for score, method in SCORES.items():
+        for density, method in DENSITIES.items():
             start = time.perf_counter()
             value = auroc(getattr(vae, method), X_in, X_out)
             seconds = fitted + time.perf_counter() - start
-            row[f"{name} ({score})"] = {"auroc": value, "seconds": seconds}
-            print(f"[novelty] digit {digit}: {name} ({score}) AUROC {value:.4f}", flush=True)
+            row[f"{name} ({density})"] = {"auroc": value, "seconds": seconds}
+            print(f"[novelty] digit {digit}: {name} ({density}) AUROC {value:.4f}", flush=True)
     for name, detector in sklearn_detectors(X_fit, seed).items():
         start = time.perf_counter()
         value = auroc(detector.fit(X_fit).score_samples, X_in, X_out)

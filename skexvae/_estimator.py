@@ -862,7 +862,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         the input's posterior spread added to each kernel. Unlike
         :meth:`score_samples` it ignores how well the decoder reconstructs ``x``,
         which favours simple inputs (little ink) whatever their kind; it is the
-        ``score="latent"`` of :class:`ExemplarNoveltyDetector`. It is the normaliser of
+        ``density="latent"`` of :class:`ExemplarNoveltyDetector`. It is the normaliser of
         :meth:`explain`'s responsibilities, exact over all exemplars. For the
         VampPrior the components are the pseudo-inputs' posteriors, for the
         Gaussian prior ``N(0, I)``.

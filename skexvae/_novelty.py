@@ -11,8 +11,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .augmentation._synthesis import default_vae, is_fitted
 
-#: ``score`` -> the VAE's method that gives it.
-SCORES = {"latent": "latent_log_density", "likelihood": "score_samples"}
+#: ``density`` -> the VAE's method that gives it.
+DENSITIES = {"likelihood": "score_samples", "latent": "latent_log_density"}
 
 
 class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
@@ -20,7 +20,7 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
 
     A row's score is its log-likelihood under the fitted VAE
     (:meth:`ExemplarVAE.score_samples`, an IWAE estimate), or, with
-    ``score="latent"``, the log-density of its code under the prior
+    ``density="latent"``, the log-density of its code under the prior
     (:meth:`ExemplarVAE.latent_log_density`): for the exemplar prior a kernel density
     of the training rows' latents around the row's posterior, blind to how easily
     the decoder draws the row. The likelihood favours inputs with little ink
@@ -47,9 +47,10 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
         augmentation estimators do). An unfitted estimator is cloned and fitted on
         the rows not held out. A fitted one is used as is: then every row given to
         ``fit`` calibrates ``offset_``, and they should be rows it was not trained on.
-    score : {"likelihood", "latent"}, default="likelihood"
-        What ``score_samples`` returns: ``vae_.latent_log_density(X)`` or
-        ``vae_.score_samples(X)``.
+    density : {"likelihood", "latent"}, default="likelihood"
+        The density that scores a row: ``vae_.score_samples(X)`` (``log p(x)``) or
+        ``vae_.latent_log_density(X)``. (Not ``score``: scikit-learn reserves that
+        name for a method.)
     contamination : float in (0, 0.5], default=0.1
         The share of normal rows to call outliers: the quantile of the held-out
         scores at which ``offset_`` sits.
@@ -87,7 +88,7 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "vae": [HasMethods(["fit", "score_samples"]), None],
-        "score": [StrOptions(set(SCORES))],
+        "density": [StrOptions(set(DENSITIES))],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
@@ -98,14 +99,14 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
         self,
         vae=None,
         *,
-        score="likelihood",
+        density="likelihood",
         contamination=0.1,
         validation_fraction=0.1,
         random_state=None,
         verbose=0,
     ):
         self.vae = vae
-        self.score = score
+        self.density = density
         self.contamination = contamination
         self.validation_fraction = validation_fraction
         self.random_state = random_state
@@ -142,7 +143,7 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
         return self
 
     def score_samples(self, X):
-        """The score of each row (see ``score``); the lower, the more abnormal.
+        """The score of each row (see ``density``); the lower, the more abnormal.
 
         Parameters
         ----------
@@ -157,7 +158,7 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
         return self._scores(X)
 
     def _scores(self, X):
-        return getattr(self.vae_, SCORES[self.score])(X)
+        return getattr(self.vae_, DENSITIES[self.density])(X)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.

@@ -50,7 +50,7 @@ def test_the_methods_follow_sklearns_detectors(no_zeros):
     detector, _, unseen_normal, _ = no_zeros
     scores = detector.score_samples(unseen_normal)
     np.testing.assert_allclose(scores, detector.vae_.score_samples(unseen_normal))
-    latent = clone(detector).set_params(vae=detector.vae_, score="latent")
+    latent = clone(detector).set_params(vae=detector.vae_, density="latent")
     latent.fit(unseen_normal[:50])
     np.testing.assert_allclose(
         latent.score_samples(unseen_normal),
