@@ -2,7 +2,9 @@
 
 import json
 import platform
+import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +56,14 @@ def write_results(out, name, result, table, echo=True):
         partial.replace(path)
     if echo:
         print(table)
+
+
+def median_seconds(call, repeats=5):
+    """Median wall time of ``call()`` over ``repeats`` calls, after one warm-up call."""
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

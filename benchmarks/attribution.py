@@ -23,12 +23,10 @@ training rows, for a smoke run. Skips with a message (exit 0) when MNIST is abse
 
 import argparse
 import copy
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
-from _common import run_description, write_results
+from _common import median_seconds, run_description, write_results
 
 from skexvae._plotting import image_grid, write_png
 from skexvae.bench._checkpoint import load_checkpoint
@@ -36,15 +34,6 @@ from skexvae.datasets import load_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT = ROOT / "docs/results/cpu-hour/checkpoints/cpu-hour/exemplar-seed0.pkl"
-
-
-def median_seconds(call, repeats=3):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def disputed_rows(vae, X_train, y_train, n_audited, n_explainers):
@@ -65,8 +54,7 @@ def neighbour_normaliser(vae, X_train, X, exact_indices, exact_weights, k=100):
     """Time and error of ``explain`` with the normaliser over the ``k`` nearest exemplars."""
     approx = copy.deepcopy(vae).set_params(score_neighbors=k)
     approx.set_exemplars(X_train)  # builds index_ once
-    approx.explain(X[:10])  # numba's compilation stays out of the timing
-    seconds = median_seconds(lambda: approx.explain(X, n_exemplars=5))
+    seconds = median_seconds(lambda: approx.explain(X, n_exemplars=5), repeats=3)
     indices, weights = approx.explain(X, n_exemplars=5)
     return {
         "k": k,
@@ -111,7 +99,7 @@ def main(argv=None):
     X_test, y_test = X_test[: args.n_test], y_test[: args.n_test]
     vae, _ = load_checkpoint(args.checkpoint, X_train)
 
-    seconds = median_seconds(lambda: vae.explain(X_test[:1000], n_exemplars=5))
+    seconds = median_seconds(lambda: vae.explain(X_test[:1000], n_exemplars=5), repeats=3)
     indices, weights = vae.explain(X_test, n_exemplars=100)
     knn = neighbour_normaliser(vae, X_train, X_test[:1000], indices[:1000], weights[:1000])
     mass = {k: float(weights[:, :k].sum(1).mean()) for k in (1, 5, 100)}

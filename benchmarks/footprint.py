@@ -13,13 +13,12 @@ import json
 import pickle
 import platform
 import resource
-import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
-from _common import load_mnist_splits
+from _common import load_mnist_splits, median_seconds
 
 from skexvae import ExemplarVAE
 
@@ -33,17 +32,6 @@ def peak_rss_mib():
 
 def nbytes(array):
     return 0 if array is None else array.nbytes
-
-
-def median_seconds(call, repeats=5):
-    """Median wall time of ``call()`` over ``repeats`` calls, after one warm-up call."""
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(argv=None):
