@@ -766,7 +766,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         check_is_fitted(self)
         n_samples = _checks.n_samples(n_samples)
         # Read whole: the output holds n_samples rows per input anyway.
-        X = self._to_tensor(np.asarray(self._validate_inputs(X, reset=False)))
+        X = self._whole_tensor(X)
         generator = self._sampling_generator(random_state)
         with self._autocast():
             X_new, source = generate_around(self.model_, X, n_samples, generator, return_mean)
@@ -843,7 +843,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 f"n_exemplars must be an integer in [1, {n_components}] (the prior's "
                 f"components), got {n_exemplars!r}."
             )
-        X = self._to_tensor(np.asarray(self._validate_inputs(X, reset=False)))
+        X = self._whole_tensor(X)
         index = self._neighbour_index(self._latent_centres())
         n_candidates = None
         if index is not None:
@@ -877,7 +877,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         check_is_fitted(self)
         components = self._mixture_components()
-        X = self._to_tensor(np.asarray(self._validate_inputs(X, reset=False)))
+        X = self._whole_tensor(X)
         with self._autocast():
             scores = latent_log_density(self.model_, X, components)
         return scores.cpu().numpy().astype(np.float64)
@@ -944,6 +944,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _autocast(self):
         """Inference's precision context: the current ``precision``, on this device."""
         return autocast(self._resolved_precision(), self.device_)
+
+    def _whole_tensor(self, X):
+        """The checked rows of ``X`` as one tensor on the device, a memmap read whole."""
+        return self._to_tensor(np.asarray(self._validate_inputs(X, reset=False)))
 
     def _to_tensor(self, X):
         """All rows as a tensor on the device, or, for a memmap, a reader of its rows."""
