@@ -12,13 +12,15 @@ import numpy as np
 from skexvae.datasets import load_mnist
 
 
-def load_mnist_splits(data_home, *splits):
-    """``X`` of each split, or None (after saying so) when the MNIST files are absent."""
+def load_mnist_splits(data_home, *splits, labels=False):
+    """``X`` of each split (``(X, y)`` with ``labels``), or None (after saying so) when
+    the MNIST files are absent."""
     try:
-        return [load_mnist(data_home, split=split, return_X_y=True)[0] for split in splits]
+        loaded = [load_mnist(data_home, split=split, return_X_y=True) for split in splits]
     except FileNotFoundError as exc:
         print(f"skipped: MNIST not found ({exc})")
         return None
+    return loaded if labels else [X for X, _ in loaded]
 
 
 def binarize_once(X, seed=0):

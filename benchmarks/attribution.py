@@ -26,11 +26,10 @@ import copy
 from pathlib import Path
 
 import numpy as np
-from _common import median_seconds, run_description, write_results
+from _common import load_mnist_splits, median_seconds, run_description, write_results
 
 from skexvae._plotting import image_grid, write_png
 from skexvae.bench._checkpoint import load_checkpoint
-from skexvae.datasets import load_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT = ROOT / "docs/results/cpu-hour/checkpoints/cpu-hour/exemplar-seed0.pkl"
@@ -90,12 +89,10 @@ def main(argv=None):
     if args.quick:
         args.n_test, n_audited = 300, 1000
         args.figure = str(Path(args.out) / "attribution.png")
-    try:
-        X_train, y_train = load_mnist(args.data_home, split="train", return_X_y=True)
-        X_test, y_test = load_mnist(args.data_home, split="test", return_X_y=True)
-    except FileNotFoundError as exc:
-        print(f"skipped: MNIST not found ({exc})")
+    data = load_mnist_splits(args.data_home, "train", "test", labels=True)
+    if data is None:
         return 0
+    (X_train, y_train), (X_test, y_test) = data
     X_test, y_test = X_test[: args.n_test], y_test[: args.n_test]
     vae, _ = load_checkpoint(args.checkpoint, X_train)
 

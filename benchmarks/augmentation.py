@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import write_results
+from _common import load_mnist_splits, write_results
 from _torch_mlp import TorchMLP
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
@@ -32,7 +32,6 @@ from sklearn.pipeline import make_pipeline
 
 from skexvae import AugmentedClassifier, ExemplarAugmenter, ExemplarVAE
 from skexvae.bench._checkpoint import load_checkpoint, restore_best
-from skexvae.datasets import load_mnist
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LAMBDAS = [0.2, 0.4, 0.6, 0.8, 1.0]
@@ -253,11 +252,10 @@ def main(argv=None):
     if args.quick and args.vae_checkpoints:
         parser.error("--quick fits its own small VAEs: leave out --vae-checkpoints")
     splits = ("train", "validation", "test")
-    try:
-        data = {s: load_mnist(args.data_home, split=s, return_X_y=True) for s in splits}
-    except FileNotFoundError as exc:
-        print(f"skipped: MNIST not found ({exc})")
+    loaded = load_mnist_splits(args.data_home, *splits, labels=True)
+    if loaded is None:
         return 0
+    data = dict(zip(splits, loaded, strict=True))
     if args.quick:
         data = {s: (X[:1000], y[:1000]) for s, (X, y) in data.items()}
         args.vae_epochs, args.epochs, args.seeds = 1, 1, 2

@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import write_results
+from _common import load_mnist_splits, write_results
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
@@ -33,7 +33,6 @@ from sklearn.pipeline import make_pipeline
 
 from skexvae import AugmentedClassifier, ExemplarAugmenter
 from skexvae.augmentation import default_vae
-from skexvae.datasets import load_mnist
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LAMBDAS = [0.4, 0.6, 0.8, 1.0]
@@ -43,12 +42,10 @@ AUGMENTED_LAMBDAS = [1.0, "auto"]
 def cases(data_home, mnist_sizes):
     X, y = load_digits(return_X_y=True)
     yield "digits 8x8", train_test_split(X / 16, y, train_size=1000, random_state=0)
-    try:
-        X_m, y_m = load_mnist(data_home, split="train", return_X_y=True)
-        X_t, y_t = load_mnist(data_home, split="test", return_X_y=True)
-    except FileNotFoundError as exc:
-        print(f"MNIST cases skipped: MNIST not found ({exc})")
+    mnist = load_mnist_splits(data_home, "train", "test", labels=True)
+    if mnist is None:
         return
+    (X_m, y_m), (X_t, y_t) = mnist
     for n in mnist_sizes:
         yield "MNIST 28x28", (X_m[:n], X_t, y_m[:n], y_t)
 

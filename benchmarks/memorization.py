@@ -27,12 +27,11 @@ import math
 from pathlib import Path
 
 import numpy as np
-from _common import binarize_once, run_description, write_results
+from _common import binarize_once, load_mnist_splits, run_description, write_results
 from sklearn.datasets import load_digits
 
 from skexvae import ExemplarVAE
 from skexvae.bench._checkpoint import load_checkpoint
-from skexvae.datasets import load_mnist
 from skexvae.metrics import fidelity, memorization
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,12 +97,10 @@ def audit(name, models, X_train, X_holdout, n_samples, seed):
 
 
 def mnist_models(data_home):
-    try:
-        X_train = load_mnist(data_home, split="train", return_X_y=True)[0]
-        X_test = load_mnist(data_home, split="test", return_X_y=True)[0]
-    except FileNotFoundError as exc:
-        print(f"skipped MNIST: not found ({exc})")
+    data = load_mnist_splits(data_home, "train", "test")
+    if data is None:
         return None
+    X_train, X_test = data
     models = {
         prior: load_checkpoint(CHECKPOINTS / f"{prior}-seed0.pkl", X_train)[0] for prior in PRIORS
     }

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import run_description, write_results
+from _common import load_mnist_splits, run_description, write_results
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
@@ -39,7 +39,6 @@ from sklearn.svm import OneClassSVM
 
 from skexvae import ExemplarVAE
 from skexvae._novelty import DENSITIES
-from skexvae.datasets import load_mnist
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PRIORS = {"exemplar": "Exemplar VAE", "vamp": "VampPrior VAE", "gaussian": "Gaussian VAE"}
@@ -168,13 +167,10 @@ def main(argv=None):
     if args.quick:
         args.digits, args.n_train, args.n_inliers, args.n_outliers = [0, 1], 600, 100, 100
         args.epochs, args.n_importance_samples = 2, 5
-    try:
-        X_train, y_train = load_mnist(args.data_home, split="train", return_X_y=True)
-        X_test, y_test = load_mnist(args.data_home, split="test", return_X_y=True)
-    except FileNotFoundError as exc:
-        print(f"skipped: MNIST not found ({exc})")
+    splits = load_mnist_splits(args.data_home, "train", "test", labels=True)
+    if splits is None:
         return 0
-    data = (X_train, y_train, X_test, y_test)
+    data = (*splits[0], *splits[1])
     settings = {
         key: getattr(args, key)
         for key in ("n_train", "n_inliers", "epochs", "n_importance_samples", "seed")
