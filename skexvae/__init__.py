@@ -1,8 +1,6 @@
 """skexvae: the Exemplar VAE as a scikit-learn estimator."""
 
-from ._estimator import ExemplarVAE
-from ._novelty import ExemplarNoveltyDetector
-from .augmentation import AugmentedClassifier, ExemplarAugmenter, ExemplarSampler
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0.dev0"
 
@@ -14,3 +12,15 @@ __all__ = [
     "ExemplarVAE",
     "__version__",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AugmentedClassifier": ".augmentation",
+        "ExemplarAugmenter": ".augmentation",
+        "ExemplarNoveltyDetector": "._novelty",
+        "ExemplarSampler": ".augmentation",
+        "ExemplarVAE": "._estimator",
+    },
+    submodules=("augmentation", "bench", "datasets", "metrics"),
+)

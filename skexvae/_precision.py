@@ -9,7 +9,8 @@ importance weights, sigma) run in float32 whatever the setting
 
 import contextlib
 
-import torch
+# torch is imported inside the functions: the command line reads PRECISIONS for its
+# help text, which should not wait for torch.
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 
@@ -23,6 +24,8 @@ BFLOAT16_MIN_WIDTH = 256
 
 def has_fast_bfloat16(device):
     """Whether ``device`` multiplies bfloat16 matrices natively (AVX512-BF16 or AMX, CUDA)."""
+    import torch
+
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
@@ -43,6 +46,8 @@ def resolve_precision(precision, device, width=None):
 
 def autocast(precision, device):
     """The context the networks' forward passes run in."""
+    import torch
+
     if precision == "float32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)

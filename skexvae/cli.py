@@ -1,11 +1,20 @@
-"""Command line: ``skexvae demo`` and ``skexvae bench density|knn|ablation``."""
+"""Command line: ``skexvae demo`` and ``skexvae bench density|knn|ablation``.
+
+Building the parser imports nothing heavy, so that ``--help`` answers at once; torch
+and the models load when a command runs.
+"""
 
 import argparse
 import sys
 
+DESCRIPTION = (
+    "The Exemplar VAE (Norouzi, Fleet & Norouzi, NeurIPS 2020) from the command line: "
+    "a demo on scikit-learn's digits, and the paper's MNIST experiments."
+)
+
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="skexvae", description=__doc__)
+    parser = argparse.ArgumentParser(prog="skexvae", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo",
@@ -13,7 +22,9 @@ def _parser():
     )
     demo.add_argument("--out", default="skexvae-demo", help="folder for the pictures")
     demo.add_argument("--max-iter", type=int, default=150, help="epochs per model")
-    demo.add_argument("--random-state", type=int, default=0)
+    demo.add_argument(
+        "--random-state", type=int, default=0, help="seed of the split and of both fits"
+    )
 
     bench = commands.add_parser(
         "bench", help="reproduce the paper's MNIST tables (density, kNN, ablations)"
@@ -31,10 +42,19 @@ def _parser():
 
 def _bench_options(command, name):
     from ._precision import PRECISIONS
-    from .bench import BUDGETS
-    from .bench._protocol import ARCHITECTURES
+    from .bench._budgets import ARCHITECTURES, BUDGETS, PRIORS, STUDIES
 
-    command.add_argument("--data-home", required=True, help="folder with the four MNIST .gz files")
+    command.add_argument(
+        "--data-home",
+        default=None,
+        help="folder with the four MNIST .gz files (default: $SKEXVAE_DATA, else ~/skexvae_data)",
+    )
+    command.add_argument(
+        "--download",
+        action="store_true",
+        help="download the MNIST files that are missing from the data home first "
+        "(checked against their SHA-256 sums)",
+    )
     command.add_argument(
         "--budget",
         choices=sorted(BUDGETS),
@@ -62,12 +82,18 @@ def _bench_options(command, name):
         "weights only",
     )
     if name == "ablation":
-        command.add_argument("--study", choices=["loo", "m-ratio"], required=True)
+        command.add_argument(
+            "--study",
+            choices=list(STUDIES),
+            required=True,
+            help="loo: leave-one-out on and off (Table 1); m-ratio: M/N from 1 to 0.1 (Table 2)",
+        )
     else:
         command.add_argument(
             "--prior",
-            choices=["all", "gaussian", "vamp", "exemplar"],
+            choices=["all", *PRIORS],
             default="all",
+            help="the prior to train and evaluate (default: all three)",
         )
         command.add_argument(
             "--architecture",
@@ -87,7 +113,12 @@ def _bench_options(command, name):
 
 def _bench(args):
     from .bench import run_ablation, run_density, run_knn
-    from .bench._protocol import PRIORS
+    from .bench._budgets import PRIORS
+    from .datasets import load_mnist
+
+    if args.download:
+        for split in ("train+validation", "test"):
+            load_mnist(args.data_home, split=split, download=True)
 
     common = {
         "budget": args.budget,

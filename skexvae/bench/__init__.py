@@ -6,7 +6,11 @@ where it stopped, then evaluates them and writes JSON, a Markdown table next to 
 paper's figures, and pictures.
 """
 
-from ._commands import run_ablation, run_density, run_knn
-from ._protocol import BUDGETS, Budget
+from .._lazy import lazy_exports
+from ._budgets import BUDGETS, Budget
 
 __all__ = ["BUDGETS", "Budget", "run_ablation", "run_density", "run_knn"]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: "._commands" for name in ("run_ablation", "run_density", "run_knn")}
+)

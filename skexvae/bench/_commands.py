@@ -11,22 +11,18 @@ import torch
 
 from .._files import atomic_open
 from . import _figures
+from ._budgets import ARCHITECTURES, BUDGETS, PRIORS, STUDIES
 from ._checkpoint import train_with_checkpoints
 from ._evaluate import KNN_K, evaluate_density, evaluate_knn, training_summary
 from ._protocol import (
-    ARCHITECTURES,
-    BUDGETS,
     PAPER_KNN_ERROR_PERCENT,
     PAPER_LEAVE_ONE_OUT,
     PAPER_LOG_LIKELIHOOD,
     PAPER_M_RATIO,
-    PRIORS,
     describe_training,
     load_splits,
     make_estimator,
 )
-
-STUDIES = ("loo", "m-ratio")
 
 
 def _print(line):
