@@ -1,4 +1,6 @@
-"""A convolutional Exemplar VAE on colour image patches, with a discretized logistic.
+"""
+A convolutional Exemplar VAE on colour image patches
+====================================================
 
 The paper trains a convolutional Exemplar VAE on 64x64 CelebA faces with a
 discretized logistic likelihood for 8-bit pixels. CelebA is a download away; this
@@ -7,16 +9,16 @@ so it runs anywhere. Set ``PATCH = 64`` for CelebA-sized inputs (about 16 times
 the compute of the default).
 
 Run with ``python examples/plot_colour_patches.py`` (about two minutes on 2 cores).
-It writes ``colour-patches.png``: real patches, then samples around each of them
-(exemplar-conditioned generation, the paper's Figure 3), then free samples.
+It draws real patches, then samples around each of them (exemplar-conditioned
+generation, the paper's Figure 3), then free samples.
 """
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_sample_images
 from sklearn.feature_extraction.image import extract_patches_2d
 
 from skexvae import ExemplarVAE
-from skexvae._plotting import image_grid, write_png
 
 PATCH = 16
 images = load_sample_images().images  # two 427 x 640 RGB photographs, uint8
@@ -54,10 +56,18 @@ def as_rgb(rows):
     return rows.reshape(-1, 3, PATCH, PATCH).transpose(0, 2, 3, 1)
 
 
+# %%
+# Real patches, samples around them, free samples
+# ------------------------------------------------
+# Each of the first eight rows is a test patch followed by seven generations around
+# it (exemplar-conditioned, the paper's Figure 3); the last two rows are free samples.
 references = X_test[:8]
 around, _ = vae.sample_from_exemplars(references, n_samples=7, random_state=0, return_mean=True)
 free, _ = vae.sample(16, random_state=0, return_mean=True)
 rows = [np.vstack([references[i : i + 1], around[7 * i : 7 * (i + 1)]]) for i in range(8)]
-grid = np.vstack([*rows, free])
-write_png("colour-patches.png", image_grid(as_rgb(grid), n_cols=8, scale=4))
-print("wrote colour-patches.png")
+tiles = as_rgb(np.vstack([*rows, free]))
+fig, axes = plt.subplots(len(tiles) // 8, 8, figsize=(6, 7.5))
+for ax, tile in zip(axes.flat, tiles, strict=True):
+    ax.imshow(np.clip(tile, 0, 1))
+    ax.set_axis_off()
+plt.show()

@@ -1,8 +1,11 @@
-"""Exemplar VAE on scikit-learn's digits: latents for a classifier, likelihoods, samples.
+"""
+Exemplar VAE on digits: latents, likelihoods, samples
+=====================================================
 
 Run with ``python examples/plot_digits_exemplar_vae.py`` (about a minute on 2 cores).
 """
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
@@ -29,10 +32,15 @@ print(
 )
 print(f"learned prior kernel width sigma_ = {vae.sigma_:.3f}")
 
-# Generate around the first test image, as in the paper's Figure 3.
-X_new, source = vae.sample_from_exemplars(X_test[:1], n_samples=5, random_state=0, return_mean=True)
-for image in X_new:
-    print(
-        "\n".join("".join(" .:-=+*#%@"[int(v * 9.99)] for v in row) for row in image.reshape(8, 8))
-    )
-    print()
+# %%
+# Generate around a test image, as in the paper's Figure 3
+# ---------------------------------------------------------
+# ``sample_from_exemplars`` encodes the reference, draws latents from the prior's
+# kernel around its code, and decodes them.
+X_new, _ = vae.sample_from_exemplars(X_test[:1], n_samples=5, random_state=0, return_mean=True)
+fig, axes = plt.subplots(1, 6, figsize=(7, 1.6))
+for ax, image, label in zip(axes, [X_test[0], *X_new], ["reference"] + [""] * 5, strict=True):
+    ax.imshow(image.reshape(8, 8), cmap="gray_r")
+    ax.set_title(label, fontsize=9)
+    ax.set_axis_off()
+plt.show()

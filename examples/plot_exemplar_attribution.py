@@ -1,4 +1,6 @@
-"""Which training digits explain a test digit, and which training digits are odd.
+"""
+Which training digits explain a test digit
+==========================================
 
 Run with ``python examples/plot_exemplar_attribution.py`` (2 minutes on 2 busy cores).
 
