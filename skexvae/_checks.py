@@ -98,6 +98,16 @@ def model_spec(params, n_features):
     )
 
 
+def likelihood(value, X):
+    """``value``, or for ``"auto"`` the likelihood the data fit: ``"bernoulli"`` for
+    inputs in [0, 1] (binarized dynamically unless ``binarize`` says otherwise),
+    ``"gaussian"`` for any others."""
+    if value != "auto":
+        return value
+    in_unit_range = X.size == 0 or bool(X.min() >= 0.0 and X.max() <= 1.0)
+    return "bernoulli" if in_unit_range else "gaussian"
+
+
 def binarize(value, likelihood):
     if value == "auto":
         return "dynamic" if likelihood == "bernoulli" else None

@@ -24,6 +24,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from .models._numerics import ROW_BLOCK, padded_rows
+
 
 class SingleProcess:
     """The trivial group of one process: no sharding, no communication."""
@@ -159,9 +161,19 @@ def _part_lengths(total, world_size):
 
 
 def _encode_span(encode, X, start, stop, rows_per_chunk):
-    """``encode(X[start:stop])``, read and encoded a chunk at a time (X may be MappedRows)."""
-    firsts = range(start, stop, rows_per_chunk) if stop > start else [start]
-    return torch.cat([encode(X[first : min(first + rows_per_chunk, stop)]) for first in firsts])
+    """``encode(X[start:stop])``, read and encoded a chunk at a time (X may be MappedRows).
+
+    Every chunk is padded to the same number of rows, so that a row's code does not
+    depend on the rows encoded with it (:data:`~skexvae.models._numerics.ROW_BLOCK`).
+    """
+    block = min(rows_per_chunk, ROW_BLOCK)
+    if stop <= start:
+        return encode(X[start:start])
+    codes = []
+    for first in range(start, stop, block):
+        x = X[first : min(first + block, stop)]
+        codes.append(encode(padded_rows(x, block))[: len(x)])
+    return torch.cat(codes)
 
 
 def _gather(tensor, group, world_size):

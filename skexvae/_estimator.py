@@ -90,11 +90,14 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     prior : {"exemplar", "vamp", "gaussian"}, default="exemplar"
         Latent prior. ``"vamp"`` is the VampPrior with ``n_pseudo_inputs`` learned
         pseudo-inputs; ``"gaussian"`` the standard normal.
-    likelihood : {"bernoulli", "gaussian", "logistic"}, default="bernoulli"
+    likelihood : {"auto", "bernoulli", "gaussian", "logistic"}, default="auto"
         Observation model ``p(x|z)``. ``"bernoulli"`` and ``"logistic"`` (discretized
         logistic over 256 levels for 8-bit pixels, a location and a scale per pixel
         from the decoder) need inputs in [0, 1]; ``"gaussian"`` takes any real values
-        and learns one scale per feature.
+        and learns one scale per feature. ``"auto"`` chooses at ``fit`` from the
+        training data: ``"bernoulli"`` (binarized dynamically, see ``binarize``) when
+        every value lies in [0, 1], as for images scaled to [0, 1], and
+        ``"gaussian"`` otherwise. The choice is ``likelihood_``; ``verbose`` prints it.
     binarize : {"auto", "dynamic"} or None, default="auto"
         ``"dynamic"`` draws fresh binary inputs ``x ~ Bernoulli(x_grey)`` every epoch, as
         the paper trains MNIST (bernoulli likelihood only). ``"auto"`` means
@@ -251,6 +254,8 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     precision_ : str
         ``"float32"`` or ``"bfloat16"``: the networks' arithmetic, as resolved from
         ``precision`` on ``device_``.
+    likelihood_ : str
+        The observation model, as resolved from ``likelihood`` on the training data.
 
     See Also
     --------
@@ -278,7 +283,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "encoder": [nn.Module, callable, None],
         "decoder": [nn.Module, callable, None],
         "prior": [StrOptions(set(PRIORS))],
-        "likelihood": [StrOptions(set(LIKELIHOODS))],
+        "likelihood": [StrOptions({"auto", *LIKELIHOODS})],
         "binarize": [StrOptions({"auto", "dynamic"}), None],
         "hidden_layer_sizes": ["array-like", Count(1)],
         "sigma": [StrOptions({"learn"}), Interval(Real, 0, None, closed="neither")],
@@ -318,7 +323,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         encoder=None,
         decoder=None,
         prior="exemplar",
-        likelihood="bernoulli",
+        likelihood="auto",
         binarize="auto",
         hidden_layer_sizes=(300, 300),
         sigma="learn",
@@ -401,8 +406,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         warm = self.warm_start and hasattr(self, "model_")
         X = self._validate_inputs(X, reset=not warm, copy=True)
-        spec = _checks.model_spec(self.get_params(deep=False), X.shape[1])
-        binarize = _checks.binarize(self.binarize, self.likelihood)
+        params = {**self.get_params(deep=False), "likelihood": self.likelihood_}
+        spec = _checks.model_spec(params, X.shape[1])
+        binarize = _checks.binarize(self.binarize, self.likelihood_)
         if warm:
             self._check_same_architecture(spec)
         else:
@@ -462,6 +468,9 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             )
         report = None
         if self.verbose and group.rank == 0:
+            if self.likelihood == "auto" and not warm:
+                note = _auto_likelihood_note(self.likelihood_)
+                print(f"{type(self).__name__}: {note}", flush=True)
             report = EpochReport(
                 type(self).__name__,
                 self.max_iter,
@@ -924,17 +933,17 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             copy=copy and not mapped,
             ensure_min_samples=2 if reset else 1,
         )
-        low, high = self._data_range()
+        if reset:
+            self.likelihood_ = _checks.likelihood(self.likelihood, X_checked)
+        low, high = LIKELIHOODS[self.likelihood_].data_range
         if X_checked.size and (X_checked.min() < low or X_checked.max() > high):
+            chosen = " (chosen by likelihood='auto' at fit)" if self.likelihood == "auto" else ""
             raise ValueError(
-                f"likelihood={self.likelihood!r} needs inputs in [{low:g}, {high:g}], got "
-                f"values in [{X_checked.min():g}, {X_checked.max():g}]. Rescale the data "
-                "(e.g. with MinMaxScaler) or use likelihood='gaussian'."
+                f"likelihood={self.likelihood_!r}{chosen} needs inputs in [{low:g}, "
+                f"{high:g}], got values in [{X_checked.min():g}, {X_checked.max():g}]. "
+                "Rescale the data (e.g. with MinMaxScaler) or use likelihood='gaussian'."
             )
         return X if mapped else X_checked
-
-    def _data_range(self):
-        return LIKELIHOODS[self.likelihood].data_range
 
     def _resolved_precision(self):
         """``precision`` resolved on ``device_`` for the fitted networks' width."""
@@ -995,3 +1004,8 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         else:
             # ... or without them (a lean bench checkpoint): set_exemplars encodes them.
             self.exemplar_latents_ = self.index_ = None
+
+
+def _auto_likelihood_note(likelihood):
+    where = "lie in [0, 1]" if likelihood == "bernoulli" else "are not all in [0, 1]"
+    return f"likelihood='auto' chose {likelihood!r}: the training data {where}"

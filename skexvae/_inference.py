@@ -11,7 +11,7 @@ import torch
 
 from ._distributed import SINGLE_PROCESS
 from ._objective import encode_means, full_log_prior, iwae, knn_log_prior
-from .models._numerics import ELEMENT_BUDGET, float32, logsumexp
+from .models._numerics import ELEMENT_BUDGET, ROW_BLOCK, float32, logsumexp, padded_rows
 from .models._priors import log_normal_diag, log_normal_diag_pairs
 from .retrieval import SCORING_EXACT_MAX_N, make_index
 
@@ -136,9 +136,10 @@ def _overlap_chunks(model, X, components, index=None, n_candidates=None):
         width = n_candidates * means.shape[1]
     else:
         width = len(means) * (1 if len(log_vars) == 1 else means.shape[1])
-    rows = max(1, ELEMENT_BUDGET // width)
+    rows = min(max(1, ELEMENT_BUDGET // width), ROW_BLOCK)
     for x in X.split(rows):
-        mean, log_var = (t.float() for t in model.encoder(x))
+        # Padded: a row's code does not depend on the rows encoded with it (ROW_BLOCK).
+        mean, log_var = (t.float()[: len(x)] for t in model.encoder(padded_rows(x, rows)))
         if index is None:
             yield None, _log_overlaps(mean, log_var, means, log_vars)
         else:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ._distributed import SINGLE_PROCESS
-from .models._numerics import ELEMENT_BUDGET, logsumexp
+from .models._numerics import ELEMENT_BUDGET, ROW_BLOCK, logsumexp, padded_rows
 from .models._priors import posterior_sample
 
 
@@ -121,21 +121,26 @@ def log_importance_weights(model, X, noise, log_prior, progress=None):
     """
     n_samples = noise.shape[-2]
     # Rows and samples per chunk keep the model's largest activation within budget:
-    # several rows with all their samples, or one row's samples in slices.
+    # several rows with all their samples, or one row's samples in slices. Every
+    # chunk has the same number of rows, padded, so that a row's weights do not
+    # depend on the rows scored with it (ROW_BLOCK); at most ROW_BLOCK draws of them,
+    # which bounds the padding a few rows cost.
     samples_per_chunk = max(1, ELEMENT_BUDGET // model.elements_per_sample)
-    points_per_chunk = max(1, samples_per_chunk // n_samples)
+    points_per_chunk = max(1, min(samples_per_chunk, ROW_BLOCK) // n_samples)
     chunks = []
     for start in range(0, len(X), points_per_chunk):
         x = X[start : start + points_per_chunk]
-        eps = noise if noise.dim() == 2 else noise[start : start + len(x)]
+        n_rows = len(x)
+        x = padded_rows(x, points_per_chunk)
+        eps = noise if noise.dim() == 2 else padded_rows(noise[start : start + n_rows], len(x))
         mean, log_var = model.encoder(x)
         slices = [
             _log_weights_of_draws(model, x, mean, log_var, eps[..., first:last, :], log_prior)
             for first, last in _slices(n_samples, samples_per_chunk)
         ]
-        chunks.append(torch.cat(slices, dim=1))
+        chunks.append(torch.cat(slices, dim=1)[:n_rows])
         if progress is not None:
-            progress(start + len(x), len(X))
+            progress(start + n_rows, len(X))
     return torch.cat(chunks)
 
 

@@ -20,41 +20,6 @@ _QUICK = {"n_components": 2, "hidden_layer_sizes": (8,), "max_iter": 2, "n_impor
 # The augmentation estimators clone and fit it; seeded so that refits repeat.
 _SEEDED_VAE = ExemplarVAE(likelihood="gaussian", random_state=0, **_QUICK)
 
-_FLOAT32_BATCHING = (
-    "float32 matrix products differ in the last bit (~1e-7 relative) between batch "
-    "sizes, above the check's 1e-7 tolerance; test_transform_subset_invariance checks "
-    "the property at float32 precision."
-)
-
-# These checks feed real-valued data (negative, or above 1) that a Bernoulli likelihood
-# cannot score; ExemplarVAE rightly raises its range error. They all pass with
-# likelihood="gaussian" below.
-_FEEDS_DATA_OUTSIDE_0_1 = (
-    "check_estimators_overwrite_params",
-    "check_dont_overwrite_parameters",
-    "check_estimators_fit_returns_self",
-    "check_readonly_memmap_input",
-    "check_n_features_in_after_fitting",
-    "check_positive_only_tag_during_fit",
-    "check_estimators_dtypes",
-    "check_pipeline_consistency",
-    "check_estimators_pickle",
-    "check_f_contiguous_array_estimator",
-    "check_transformer_data_not_an_array",
-    "check_transformer_general",
-    "check_transformer_preserve_dtypes",
-    "check_transformer_n_iter",
-    "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance",
-    "check_fit2d_1feature",
-    "check_dict_unchanged",
-    "check_fit_idempotent",
-    "check_fit_check_is_fitted",
-    "check_n_features_in",
-    "check_fit2d_predict1d",
-)
-
-
 # fit_transform replaces rows by synthetic ones while transform leaves inputs
 # untouched (the augmenter's contract, like TargetEncoder's cross fitting).
 _AUGMENTS_IN_FIT_TRANSFORM = (
@@ -73,13 +38,9 @@ _CALIBRATES_ON_HELD_OUT_ROWS = (
 
 def _expected_failures(estimator):
     if isinstance(estimator, ExemplarNoveltyDetector):
-        return {
-            **dict.fromkeys(
-                ("check_outliers_fit_predict", "check_outliers_train"),
-                _CALIBRATES_ON_HELD_OUT_ROWS,
-            ),
-            "check_methods_subset_invariance": _FLOAT32_BATCHING,
-        }
+        return dict.fromkeys(
+            ("check_outliers_fit_predict", "check_outliers_train"), _CALIBRATES_ON_HELD_OUT_ROWS
+        )
     if isinstance(estimator, ExemplarAugmenter):
         return dict.fromkeys(
             ("check_transformer_general", "check_transformer_data_not_an_array"),
@@ -91,20 +52,16 @@ def _expected_failures(estimator):
                 "a repeated row gets a fresh synthetic version per copy, a weighted row one"
             )
         }
-    if not isinstance(estimator, ExemplarVAE):
-        return {}
-    if estimator.likelihood == "bernoulli":
-        reason = "feeds values outside [0, 1], which the Bernoulli likelihood rejects"
-        return dict.fromkeys(_FEEDS_DATA_OUTSIDE_0_1, reason)
-    return {"check_methods_subset_invariance": _FLOAT32_BATCHING}
+    return {}
 
 
 @parametrize_with_checks(
     [
+        # The defaults, two epochs: likelihood="auto" fits the checks' real-valued data.
+        ExemplarVAE(max_iter=2),
         ExemplarVAE(likelihood="gaussian", **_QUICK),
         ExemplarVAE(likelihood="gaussian", prior="vamp", n_pseudo_inputs=3, **_QUICK),
         ExemplarVAE(likelihood="gaussian", prior="gaussian", **_QUICK),
-        ExemplarVAE(**_QUICK),
         ExemplarAugmenter(_SEEDED_VAE, random_state=0),
         ExemplarSampler(_SEEDED_VAE, random_state=0),
         ExemplarNoveltyDetector(_SEEDED_VAE, random_state=0),
@@ -130,6 +87,8 @@ def test_transform_subset_invariance(small_digits):
     X, _ = small_digits
     vae = ExemplarVAE(**FAST, random_state=0).fit(X)
     full_Z, full_scores = vae.transform(X), vae.score_samples(X[:40])
-    for rows in (slice(0, 1), slice(5, 17), slice(100, 300)):
-        np.testing.assert_allclose(vae.transform(X[rows]), full_Z[rows], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(vae.score_samples(X[10:13]), full_scores[10:13], rtol=1e-5)
+    # scikit-learn's tolerance: padded row blocks make a row's result independent of
+    # the rows computed with it, on digits as on the checks' random data.
+    for rows in (slice(0, 1), slice(5, 17), slice(100, 300), slice(250, 520)):
+        np.testing.assert_allclose(vae.transform(X[rows]), full_Z[rows], rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(vae.score_samples(X[10:13]), full_scores[10:13], rtol=1e-7)

@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .. import _checks
 from .._estimator import ExemplarVAE
 
 # Training steps the default VAE aims at (its epochs follow from the data size); the
@@ -45,13 +46,12 @@ def default_vae(X, random_state=None, verbose=0):
         Not fitted.
     """
     n_samples, n_features = X.shape
-    in_unit_range = bool(X.min() >= 0.0 and X.max() <= 1.0)
     batch_size = int(min(100, max(16, n_samples // 16)))
     steps_per_epoch = math.ceil(0.9 * n_samples / batch_size)
     max_iter = int(min(200, max(10, math.ceil(DEFAULT_STEPS / steps_per_epoch))))
     return ExemplarVAE(
         n_components=int(min(40, max(2, n_features // 4))),
-        likelihood="bernoulli" if in_unit_range else "gaussian",
+        likelihood=_checks.likelihood("auto", X),
         hidden_layer_sizes=(300, 300) if n_samples >= 10_000 else (128, 128),
         batch_size=batch_size,
         max_iter=max_iter,

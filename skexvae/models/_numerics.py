@@ -8,6 +8,11 @@ import torch
 # Largest intermediate tensor (elements) a chunked computation may create: 16 MiB in
 # float32. Evaluation, scoring and exact kNN search cut their work to fit it.
 ELEMENT_BUDGET = 2**22
+# Rows per block when a fitted model encodes or scores many rows. A matrix product's
+# rounding depends on its number of rows (the kernel and the blocking change with it),
+# so every block is padded to this many rows: each row's result is then the same
+# whichever rows it is scored with, as scikit-learn's subset-invariance check asks.
+ROW_BLOCK = 256
 # Device types whose autocast a float32 region switches off.
 _AUTOCAST_DEVICES = ("cpu", "cuda")
 
@@ -33,6 +38,14 @@ def float32(function):
             return function(*args, **kwargs)
 
     return wrapper
+
+
+def padded_rows(x, n_rows):
+    """``x`` with zero rows appended up to ``n_rows`` rows (unchanged if it has them)."""
+    missing = n_rows - len(x)
+    if missing <= 0:
+        return x
+    return torch.cat([x, x.new_zeros((missing, *x.shape[1:]))])
 
 
 def _up(value):
