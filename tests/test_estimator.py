@@ -15,6 +15,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
 from skexvae import ExemplarVAE
+from skexvae.models._likelihoods import LIKELIHOODS
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +233,24 @@ def test_other_likelihoods_fit_and_score(likelihood, X, y_ok):
     if likelihood == "logistic":
         np.testing.assert_allclose(X_new * 255, np.round(X_new * 255), atol=1e-4)
         assert scores.max() <= 0  # probabilities of discrete levels
+
+
+def test_auto_likelihood_follows_the_training_data(small_digits, capsys):
+    X, _ = small_digits
+    in_unit = ExemplarVAE(**FAST, random_state=0, verbose=1).fit(X)
+    assert in_unit.likelihood_ == "bernoulli"
+    assert isinstance(in_unit.model_.likelihood, LIKELIHOODS["bernoulli"])
+    assert "likelihood='auto' chose 'bernoulli'" in capsys.readouterr().out
+    real = ExemplarVAE(**FAST, random_state=0).fit(X * 16 - 8)
+    assert real.likelihood_ == "gaussian"
+    assert isinstance(real.model_.likelihood, LIKELIHOODS["gaussian"])
+    assert np.isfinite(real.score_samples(X[:5] * 16 - 8)).all()
+    # The choice is made once: later inputs must fit it, and the error says so.
+    with pytest.raises(ValueError, match=r"chosen by likelihood='auto' at fit"):
+        in_unit.transform(X * 16)
+    # A warm start keeps it, whatever the new rows.
+    in_unit.set_params(warm_start=True, max_iter=1).fit(X[:100])
+    assert in_unit.likelihood_ == "bernoulli"
 
 
 # ---------------------------------------------------------------- bad input
@@ -501,9 +520,11 @@ def test_an_older_pickle_without_latents_is_encoded_on_loading(small_digits):
     state["exemplars_"] = X
     spec = dataclasses.asdict(state["_spec"])
     state["_spec"] = {k: v for k, v in spec.items() if k not in ("architecture", "image_shape")}
+    del state["likelihood_"]  # before likelihood="auto"
+    state["likelihood"] = "bernoulli"
     older = ExemplarVAE.__new__(ExemplarVAE)
     older.__setstate__(state)
-    assert older._spec == vae._spec
+    assert older._spec == vae._spec and older.likelihood_ == "bernoulli"
     np.testing.assert_allclose(older.exemplar_latents_, vae.exemplar_latents_, rtol=1e-6)
     # A warm start from it recognises the same architecture.
     older.set_params(warm_start=True, max_iter=1).fit(X)
