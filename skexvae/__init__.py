@@ -11,6 +11,7 @@ __all__ = [
     "ExemplarSampler",
     "ExemplarVAE",
     "__version__",
+    "plot_history",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -21,6 +22,7 @@ __getattr__, __dir__ = lazy_exports(
         "ExemplarNoveltyDetector": "._novelty",
         "ExemplarSampler": ".augmentation",
         "ExemplarVAE": "._estimator",
+        "plot_history": "._history",
     },
     submodules=("augmentation", "bench", "datasets", "metrics"),
 )

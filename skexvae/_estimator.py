@@ -40,7 +40,7 @@ from ._inference import (
 from ._objective import TrainingObjective, encode_means
 from ._persistence import loaded_state, portable_state, rebuild_model
 from ._precision import PRECISIONS, autocast, resolve_precision
-from ._progress import EpochReport, ThrottledProgress
+from ._progress import EpochReport, ThrottledProgress, epoch_record, log_epoch
 from ._rows import MappedRows, is_mapped
 from ._threads import within_cpu_quota
 from ._training import WeightAverage, adam, train
@@ -245,6 +245,15 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Epochs run, over all ``warm_start`` fits.
     loss_curve_ : list of float
         Mean training loss (negative beta-weighted bound, nats) per epoch.
+    history_ : list of dict
+        One dict per epoch, over all ``warm_start`` fits: ``epoch``, ``loss``, the
+        training ``elbo`` with its ``reconstruction`` and ``kl`` parts, the KL weight
+        ``beta``, the prior's learned scalars (``sigma`` for the exemplar prior),
+        ``validation_elbo`` (None without early stopping) and ``seconds``.
+        ``pandas.DataFrame(history_)`` tabulates it and :func:`skexvae.plot_history`
+        draws it. Each row is also logged, as it is made, to the ``skexvae`` logger
+        (INFO level, the row as the record's ``skexvae_epoch`` attribute), so that a
+        ``logging.Handler`` can stream training to TensorBoard or MLflow.
     validation_scores_ : list of float or None
         Validation ELBO (nats per input) per epoch, with early stopping.
     best_validation_score_ : float or None
@@ -466,18 +475,27 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             validate = validation_score(
                 self.model_, X_all[val_rows], X_train, binarize, generator, group, self.precision_
             )
-        report = None
+        printer = None
         if self.verbose and group.rank == 0:
             if self.likelihood == "auto" and not warm:
                 note = _auto_likelihood_note(self.likelihood_)
                 print(f"{type(self).__name__}: {note}", flush=True)
-            report = EpochReport(
+            printer = EpochReport(
                 type(self).__name__,
                 self.max_iter,
                 first_epoch,
                 self.model_.prior,
                 may_stop_early=self.early_stopping,
             )
+        records = []
+
+        def report(entry):
+            records.append(epoch_record(entry, self.model_.prior))
+            if group.rank == 0:
+                log_epoch(type(self).__name__, records[-1])
+            if printer is not None:
+                printer(entry)
+
         history = train(
             self.model_,
             optimizer,
@@ -496,7 +514,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.exemplars_ = X
         self._encode_exemplars(X_all, group)
         self._generator_state = generator.get_state()
-        self._record_history(history, warm)
+        self._record_history(history, records, warm)
         return self
 
     def _exemplar_subsampler(self, X_train, rng, generator, group):
@@ -550,11 +568,12 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 "changed since the last fit; set warm_start=False to fit a new model."
             )
 
-    def _record_history(self, history, warm):
+    def _record_history(self, history, records, warm):
         if not warm:
-            self.n_iter_, self.loss_curve_ = 0, []
+            self.n_iter_, self.loss_curve_, self.history_ = 0, [], []
             self.validation_scores_ = [] if self.early_stopping else None
         self.n_iter_ += len(history)
+        self.history_ = self.history_ + records
         self.loss_curve_ = self.loss_curve_ + [entry.loss for entry in history]
         self.best_validation_score_ = None
         if self.early_stopping:

@@ -44,8 +44,9 @@ def loaded_state(state):
         state["_spec"] = ModelSpec.from_dict(state["_spec"])
     if "_exemplars_file" in state:
         state["exemplars_"] = _reopen(state.pop("_exemplars_file"))
-    if "_spec" in state:  # fitted before likelihood="auto" existed
+    if "_spec" in state:  # fitted before likelihood="auto" and history_ existed
         state.setdefault("likelihood_", state["_spec"].likelihood)
+        state.setdefault("history_", [])
     state.setdefault("precision", "float32")
     state.setdefault("ema_decay", None)
     if model_state is not None:

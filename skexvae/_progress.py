@@ -1,6 +1,12 @@
-"""Progress lines for long work, printed at most every few seconds."""
+"""Progress of long work: lines printed at most every few seconds, and the record of
+each training epoch (``history_``, and the ``skexvae`` logger)."""
 
+import logging
 import time
+
+#: Each epoch of ``fit`` is logged here at INFO level, its ``history_`` row attached
+#: as ``record.skexvae_epoch``: a handler can stream training to TensorBoard or MLflow.
+LOGGER = logging.getLogger("skexvae")
 
 # Seconds between two progress lines.
 EVERY_SECONDS = 10.0
@@ -75,3 +81,41 @@ class EpochReport:
         # With early stopping the run may end sooner: the estimate is an upper bound.
         eta = f"at most ~{left:.0f} s left" if self.may_stop_early else f"~{left:.0f} s left"
         print(f"{line}  {entry.seconds:.2f} s, {entry.elapsed:.0f} s elapsed, {eta}", flush=True)
+
+
+#: The ``history_`` entries every epoch has; the prior's learned scalars come on top.
+EPOCH_FIELDS = (
+    "epoch",
+    "loss",
+    "elbo",
+    "reconstruction",
+    "kl",
+    "beta",
+    "validation_elbo",
+    "seconds",
+)
+
+
+def epoch_record(entry, prior):
+    """The ``history_`` row of one epoch: its figures and the prior's learned scalars."""
+    values = (
+        entry.epoch + 1,
+        entry.loss,
+        entry.reconstruction - entry.kl,
+        entry.reconstruction,
+        entry.kl,
+        entry.beta,
+        entry.validation_score,
+        entry.seconds,
+    )
+    return {**dict(zip(EPOCH_FIELDS, values, strict=True)), **prior.scalars}
+
+
+def log_epoch(name, record):
+    LOGGER.info(
+        "%s epoch %d: loss %.3f",
+        name,
+        record["epoch"],
+        record["loss"],
+        extra={"skexvae_epoch": record},
+    )

@@ -1,6 +1,7 @@
 """ExemplarVAE through its public API: fit, transform, sample, persistence, errors."""
 
 import dataclasses
+import logging
 import pickle
 
 import joblib
@@ -548,3 +549,36 @@ def test_training_state_is_kept_only_for_warm_starts(small_digits):
     # Turned on after the fit, warm_start continues from the fitted weights.
     more = done.set_params(warm_start=True).fit(X)
     assert more.n_iter_ == 2 * FAST["max_iter"] and more._optimizer_state["state"]
+
+
+def test_history_records_every_epoch_and_streams_to_the_logger(small_digits, caplog):
+    X, _ = small_digits
+    vae = ExemplarVAE(**{**FAST, "max_iter": 2}, early_stopping=True, random_state=0)
+    with caplog.at_level(logging.INFO, logger="skexvae"):
+        vae.fit(X)
+        vae.set_params(warm_start=True, max_iter=1).fit(X)
+    assert [row["epoch"] for row in vae.history_] == [1, 2, 3]
+    assert [row["loss"] for row in vae.history_] == vae.loss_curve_
+    assert [row["validation_elbo"] for row in vae.history_] == vae.validation_scores_
+    last = vae.history_[-1]
+    assert last["sigma"] > 0  # the trained value; sigma_ is the averaged model's
+    assert last["elbo"] == pytest.approx(last["reconstruction"] - last["kl"])
+    assert last["beta"] == pytest.approx(min(1.0, 3 / vae.kl_warmup))
+    streamed = [r.skexvae_epoch for r in caplog.records if hasattr(r, "skexvae_epoch")]
+    assert streamed == vae.history_
+
+
+def test_plot_history_draws_the_curves(small_digits):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from skexvae import plot_history
+
+    X, _ = small_digits
+    vae = ExemplarVAE(**FAST, early_stopping=True, random_state=0).fit(X)
+    elbo_axes, sigma_axes = plot_history(vae)
+    training, validation = elbo_axes.get_lines()
+    np.testing.assert_allclose(training.get_ydata(), [r["elbo"] for r in vae.history_])
+    np.testing.assert_allclose(validation.get_ydata(), vae.validation_scores_)
+    assert sigma_axes.get_ylabel() == "sigma"
+    gaussian = ExemplarVAE(**FAST, prior="gaussian", random_state=0).fit(X)
+    assert len(plot_history(gaussian)) == 1
