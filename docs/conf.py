@@ -6,7 +6,8 @@ root. The source folder is the root, not ``docs/``, so that the pages' links to 
 benchmark tables (``../benchmarks/results/*.md``) resolve on the site as they do in
 the repository; ``include_patterns`` keeps the rest of the tree out. Gallery examples
 whose file names match ``SKEXVAE_DOCS_EXECUTE`` (a regular expression; default: the
-ones that run in a few seconds) are executed; the others are shown with their code.
+ones that take about 30 s on 2 CPU cores) are executed; the others are shown with
+their code.
 """
 
 import os
@@ -56,7 +57,9 @@ numpydoc_class_members_toctree = False
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "docs/auto_examples",
-    "filename_pattern": os.environ.get("SKEXVAE_DOCS_EXECUTE", r"plot_exemplar_attribution"),
+    "filename_pattern": os.environ.get(
+        "SKEXVAE_DOCS_EXECUTE", r"plot_(digits_exemplar_vae|exemplar_attribution)"
+    ),
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
     "remove_config_comments": True,

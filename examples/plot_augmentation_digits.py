@@ -2,7 +2,7 @@
 Generative data augmentation on digits, with and without
 ========================================================
 
-Run with ``python examples/plot_augmentation_digits.py`` (a few minutes on 2 cores).
+Run with ``python examples/plot_augmentation_digits.py`` (about 90 s on 2 CPU cores).
 Prints test accuracies over five seeds and draws real training digits (top row)
 above the synthetic rows that replaced them. On 1 000
 digits the augmentation raises the error (see docs/augmentation.md, "When it helps"),

@@ -8,7 +8,7 @@ example uses the two photographs that ship with scikit-learn, cut into patches,
 so it runs anywhere. Set ``PATCH = 64`` for CelebA-sized inputs (about 16 times
 the compute of the default).
 
-Run with ``python examples/plot_colour_patches.py`` (about two minutes on 2 cores).
+Run with ``python examples/plot_colour_patches.py`` (about 4 minutes on 2 CPU cores).
 It draws real patches, then samples around each of them (exemplar-conditioned
 generation, the paper's Figure 3), then free samples.
 """

@@ -2,7 +2,7 @@
 Exemplar VAE on digits: latents, likelihoods, samples
 =====================================================
 
-Run with ``python examples/plot_digits_exemplar_vae.py`` (about a minute on 2 cores).
+Run with ``python examples/plot_digits_exemplar_vae.py`` (about 30 s on 2 CPU cores).
 """
 
 import matplotlib.pyplot as plt

@@ -2,7 +2,7 @@
 Which training digits explain a test digit
 ==========================================
 
-Run with ``python examples/plot_exemplar_attribution.py`` (2 minutes on 2 busy cores).
+Run with ``python examples/plot_exemplar_attribution.py`` (about 30 s on 2 CPU cores).
 
 The exemplar prior is a mixture with one component per training row, so
 ``ExemplarVAE.explain`` can say how much each training row accounts for an input: its
