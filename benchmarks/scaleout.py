@@ -132,7 +132,7 @@ def run_search(args):
         return
     X = loaded[0][: args.search_rows]
     common = {"max_iter": args.search_epochs, "n_importance_samples": 100}
-    rows = search_runs(X, common, "exact prior")
+    rows = search_runs(X, {**common, "n_neighbors": None}, "exact prior")
     if not args.quick:
         warm_up_pynndescent()  # the one-process run compiles too, before its clock starts
         rat = {**common, "n_neighbors": 10, "index": "pynndescent"}

@@ -119,6 +119,21 @@ def binarize(value, likelihood):
     return value
 
 
+#: ``n_neighbors="auto"``: retrieval-augmented training with the paper's 10 neighbours
+#: once a step's exact M-subset holds more than ``AUTO_RAT_MIN_M`` exemplars. Below
+#: that a RAT step encodes about as many rows (the batch's neighbour union, up to
+#: ``batch_size * 11``) as the exact subset, and pays the cache and index on top.
+AUTO_RAT_NEIGHBORS = 10
+AUTO_RAT_MIN_M = 2000
+
+
+def neighbors_per_input(n_neighbors, M):
+    """``n_neighbors_``: RAT's neighbours per input, or None for the exact M-subset prior."""
+    if n_neighbors == "auto":
+        return AUTO_RAT_NEIGHBORS if M > AUTO_RAT_MIN_M else None
+    return n_neighbors
+
+
 def exemplars_per_step(M, leave_one_out, n_train):
     """``M_``: exemplars per training step of the exemplar prior, out of ``n_train``."""
     largest = n_train - 1 if leave_one_out else n_train

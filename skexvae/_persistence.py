@@ -47,6 +47,8 @@ def loaded_state(state):
     if "_spec" in state:  # fitted before likelihood="auto" and history_ existed
         state.setdefault("likelihood_", state["_spec"].likelihood)
         state.setdefault("history_", [])
+        # Before n_neighbors="auto", the parameter was the resolved value.
+        state.setdefault("n_neighbors_", state.get("n_neighbors") if state.get("M_") else None)
     state.setdefault("precision", "float32")
     state.setdefault("ema_decay", None)
     if model_state is not None:

@@ -7,10 +7,10 @@ and the models load when a command runs.
 import argparse
 import sys
 
-# Measured: `skexvae demo`, median of 3 whole runs on 2 quiet cores of an AMD EPYC
-# without bfloat16 (71-78 s; 52 s where bfloat16 runs natively). README.md and
-# docs/quickstart.md quote the same figure.
-DEMO_DURATION = "about 70 s on 2 CPU cores"
+# Measured: `skexvae demo`, median of 3 whole runs on 2 quiet cores of an AMD EPYC with
+# AVX512-BF16: 28 s (27-33), and 41 s (36-42) with bfloat16 turned off, as on CPUs
+# without it. README.md and docs/quickstart.md quote the same figure.
+DEMO_DURATION = "about 30 s on 2 CPU cores, 40 s without bfloat16"
 DESCRIPTION = (
     "The Exemplar VAE (Norouzi, Fleet & Norouzi, NeurIPS 2020) from the command line: "
     "a demo on scikit-learn's digits, and the paper's MNIST experiments."

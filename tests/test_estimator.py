@@ -526,9 +526,12 @@ def test_an_older_pickle_without_latents_is_encoded_on_loading(small_digits):
     state["_spec"] = {k: v for k, v in spec.items() if k not in ("architecture", "image_shape")}
     del state["likelihood_"]  # before likelihood="auto"
     state["likelihood"] = "bernoulli"
+    del state["n_neighbors_"]  # before n_neighbors="auto": the parameter was the choice
+    state["n_neighbors"] = None
     older = ExemplarVAE.__new__(ExemplarVAE)
     older.__setstate__(state)
     assert older._spec == vae._spec and older.likelihood_ == "bernoulli"
+    assert older.n_neighbors_ is None
     np.testing.assert_allclose(older.exemplar_latents_, vae.exemplar_latents_, rtol=1e-6)
     # A warm start from it recognises the same architecture.
     older.set_params(warm_start=True, max_iter=1).fit(X)

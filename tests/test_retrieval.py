@@ -7,7 +7,8 @@ import pytest
 import torch
 from conftest import FAST
 
-from skexvae import ExemplarVAE
+from skexvae import ExemplarVAE, _checks
+from skexvae._checks import AUTO_RAT_MIN_M, AUTO_RAT_NEIGHBORS, neighbors_per_input
 from skexvae._subsampling import ExemplarSubsampler, RetrievalSubsampler
 from skexvae.models import ExemplarPrior, MLPEncoder
 from skexvae.retrieval import (
@@ -208,6 +209,34 @@ def test_auto_backend_choice():
     # Scoring switches earlier: there an exact top-k costs more than the full sum.
     assert isinstance(make_index("auto", 50_000), ExactIndex)
     assert isinstance(make_index("auto", 50_000, exact_max_n=10_000), NNDescentIndex)
+
+
+def test_auto_neighbors_train_rat_once_the_exact_subset_is_large(
+    small_digits, monkeypatch, capsys
+):
+    assert neighbors_per_input("auto", AUTO_RAT_MIN_M) is None
+    assert neighbors_per_input("auto", AUTO_RAT_MIN_M + 1) == AUTO_RAT_NEIGHBORS
+    assert neighbors_per_input(None, 10**6) is None and neighbors_per_input(3, 5) == 3
+    # With the threshold lowered, digits show both sides: "auto" trains exactly as
+    # the explicit setting it chooses, and the two settings train differently.
+    monkeypatch.setattr(_checks, "AUTO_RAT_MIN_M", 100)
+    X, _ = small_digits
+    params = {**FAST, "random_state": 0}
+
+    def losses(**more):
+        return ExemplarVAE(**params, **more).fit(X).loss_curve_
+
+    exact = ExemplarVAE(**params, M=100, verbose=1).fit(X)
+    assert exact.n_neighbors_ is None
+    assert "n_neighbors='auto' chose the exact prior: 100 exemplars" in capsys.readouterr().out
+    np.testing.assert_array_equal(exact.loss_curve_, losses(M=100, n_neighbors=None))
+    rat = ExemplarVAE(**params, M=101, verbose=1).fit(X)
+    assert rat.n_neighbors_ == AUTO_RAT_NEIGHBORS
+    assert "n_neighbors='auto' chose RAT with 10 neighbours" in capsys.readouterr().out
+    np.testing.assert_array_equal(rat.loss_curve_, losses(M=101, n_neighbors=AUTO_RAT_NEIGHBORS))
+    assert not np.allclose(rat.loss_curve_, losses(M=101, n_neighbors=None))
+    # The other priors have no subset to choose for.
+    assert ExemplarVAE(**params, prior="gaussian").fit(X).n_neighbors_ is None
 
 
 def test_estimator_rat_equals_exact_training_when_k_covers_the_subset(small_digits):

@@ -17,8 +17,6 @@ from .._estimator import ExemplarVAE
 # Training steps the default VAE aims at (its epochs follow from the data size); the
 # early stopping of the default VAE usually ends it sooner.
 DEFAULT_STEPS = 10_000
-# Above this many rows the default VAE trains with RAT (10 neighbours).
-RAT_ABOVE = 20_000
 # Below this many rows one draw of synthetic rows at a fixed lam raised the test error
 # in every case measured (benchmarks/augmentation_small.py): the estimators say so
 # when asked to augment with a fixed lam.
@@ -31,7 +29,7 @@ def default_vae(X, random_state=None, verbose=0):
     Bernoulli likelihood (dynamically binarized) for inputs in [0, 1], Gaussian
     otherwise; a latent space of at most 40 dimensions and a quarter of the features;
     narrower layers, smaller batches and more epochs for small data sets; early
-    stopping on a held-out tenth; RAT with 10 neighbours above 20 000 rows.
+    stopping on a held-out tenth; RAT as ``n_neighbors="auto"`` chooses it.
 
     Parameters
     ----------
@@ -57,7 +55,6 @@ def default_vae(X, random_state=None, verbose=0):
         max_iter=max_iter,
         kl_warmup=max(1, max_iter // 10),
         early_stopping=True,
-        n_neighbors=10 if n_samples > RAT_ABOVE else None,
         random_state=random_state,
         verbose=verbose,
     )

@@ -94,6 +94,6 @@ def describe_training(vae):
             vae.prior, "standard normal"
         )
     loo = "LOO" if vae.leave_one_out else "no LOO"
-    if vae.n_neighbors is None:
+    if vae.n_neighbors_ is None:
         return f"exact M = {vae.M_} of N, {loo}"
-    return f"RAT {vae.n_neighbors}-NN within M = {vae.M_} of N, {loo}"
+    return f"RAT {vae.n_neighbors_}-NN within M = {vae.M_} of N, {loo}"
