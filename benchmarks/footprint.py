@@ -46,9 +46,7 @@ def main(argv=None):
         return 0
     (X,) = data
     rss_data = peak_rss_mib()
-    vae = ExemplarVAE(
-        M=args.M, n_neighbors=None, max_iter=args.max_iter, random_state=0, verbose=1
-    )
+    vae = ExemplarVAE(M=args.M, n_neighbors=None, max_iter=args.max_iter, random_state=0, verbose=1)
     start = time.perf_counter()
     vae.fit(X)
     seconds = time.perf_counter() - start

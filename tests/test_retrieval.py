@@ -211,9 +211,7 @@ def test_auto_backend_choice():
     assert isinstance(make_index("auto", 50_000, exact_max_n=10_000), NNDescentIndex)
 
 
-def test_auto_neighbors_train_rat_once_the_exact_subset_is_large(
-    small_digits, monkeypatch, capsys
-):
+def test_auto_neighbors_train_rat_once_the_exact_subset_is_large(small_digits, monkeypatch, capsys):
     assert neighbors_per_input("auto", AUTO_RAT_MIN_M) is None
     assert neighbors_per_input("auto", AUTO_RAT_MIN_M + 1) == AUTO_RAT_NEIGHBORS
     assert neighbors_per_input(None, 10**6) is None and neighbors_per_input(3, 5) == 3
