@@ -144,6 +144,16 @@ def test_novelty_quick_run_scores_every_detector_and_resumes(tmp_path):
     assert json.loads((tmp_path / "novelty.json").read_text()) == json.loads(before)
 
 
+@needs_real_mnist
+def test_auto_neighbors_quick_run_times_both_priors(tmp_path):
+    run_quick("benchmarks/auto_neighbors.py", tmp_path)
+    result = json.loads((tmp_path / "auto_neighbors.json").read_text())
+    (row,) = result["rows"]
+    assert (row["N"], row["M"], row["batch_size"]) == (300, 150, 100)
+    assert row["exact"] > 0 and row["RAT 10-NN"] > 0
+    assert "| 100 | 300 | 150 |" in (tmp_path / "auto_neighbors.md").read_text()
+
+
 def test_memorization_quick_run_audits_every_sampling_mode(tmp_path):
     subprocess.run(
         [sys.executable, "benchmarks/memorization.py", "--quick", "--out", str(tmp_path)],
