@@ -5,6 +5,7 @@ import copy
 import torch
 from torch import nn
 
+from ._autoregressive import AutoregressiveLikelihood
 from ._conv import (
     DECODER_CHANNELS,
     SMALL_KERNEL_LAYERS,
@@ -20,8 +21,8 @@ from ._priors import ExemplarPrior, GaussianPrior, VampPrior
 from ._vae import VAE, TwoLevelVAE
 
 ONE_LEVEL = ("mlp", "conv")
-TWO_LEVEL = ("hvae", "convhvae")
-CONVOLUTIONAL = ("conv", "convhvae")
+TWO_LEVEL = ("hvae", "convhvae", "pixelsnail")
+CONVOLUTIONAL = ("conv", "convhvae", "pixelsnail")
 
 
 def build_vae(spec):
@@ -93,6 +94,22 @@ def _convhvae(spec, likelihood, prior):
     )
 
 
+def _pixelsnail(spec, likelihood, prior):
+    """The ConvHVAE's two stochastic layers with an autoregressive observation model:
+    the decoder paints conditioning maps from ``(z1, z2)`` for a causal network over
+    the pixels, whose conditionals take the form of ``likelihood``."""
+    _, n_components, hidden = _sizes(spec)
+    image_shape = spec.image_shape
+    observation = AutoregressiveLikelihood(likelihood, image_shape)
+    encoder = user_encoder(spec, lambda: ConvEncoder(image_shape, n_components))
+    x_features = ConvFeatures(image_shape, SMALL_KERNEL_LAYERS)
+    output = ConvOutput(2 * hidden[-1], image_shape, observation.n_params)
+    elements = max(_conv_elements(spec), observation.elements_per_sample)
+    return _two_level(
+        spec, observation, prior, encoder, x_features, x_features.out_features, output, elements
+    )
+
+
 def _two_level(spec, likelihood, prior, encoder, x_features, features_width, output, elements):
     """A :class:`TwoLevelVAE` around ``encoder`` (q(z2|x)), as the VampPrior code wires it.
 
@@ -129,7 +146,13 @@ def _conv_elements(spec):
 
 
 #: ``architecture`` name -> ``f(spec, likelihood, prior)`` building the model.
-ARCHITECTURES = {"mlp": _mlp, "conv": _conv, "hvae": _hvae, "convhvae": _convhvae}
+ARCHITECTURES = {
+    "mlp": _mlp,
+    "conv": _conv,
+    "hvae": _hvae,
+    "convhvae": _convhvae,
+    "pixelsnail": _pixelsnail,
+}
 
 
 def user_encoder(spec, default):
