@@ -62,11 +62,14 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     n_components : int, default=40
         Dimension of the latent space (of each latent layer of the two-level
         architectures).
-    architecture : {"mlp", "hvae", "convhvae", "conv"}, default="mlp"
+    architecture : {"mlp", "hvae", "convhvae", "pixelsnail", "conv"}, default="mlp"
         Encoder and decoder networks (paper section 5, after Tomczak & Welling 2018):
         ``"mlp"``, gated MLPs with one stochastic layer; ``"hvae"``, gated MLPs with
         two stochastic layers ``z1``, ``z2``; ``"convhvae"``, two stochastic layers
-        with gated convolutional encoders and decoder; ``"conv"``, one stochastic
+        with gated convolutional encoders and decoder; ``"pixelsnail"``, the
+        ConvHVAE's latents with an autoregressive observation model over the pixels
+        (masked convolutions and causal attention; ``sample`` and
+        ``inverse_transform`` decode pixel by pixel); ``"conv"``, one stochastic
         layer with the ConvHVAE's convolutional encoder and decoder, for colour
         images. With two layers the prior sits on the top latent ``z2``;
         ``transform`` returns its means and ``score_samples`` bounds the whole model.

@@ -13,7 +13,7 @@ from torch import nn
 from skexvae import ExemplarVAE
 from skexvae.models import TwoLevelVAE
 
-ARCHITECTURES = ["mlp", "hvae", "conv", "convhvae"]
+ARCHITECTURES = ["mlp", "hvae", "conv", "convhvae", "pixelsnail"]
 SMALL = {"n_components": 4, "hidden_layer_sizes": (32,), "n_pseudo_inputs": 10}
 
 

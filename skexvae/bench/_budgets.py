@@ -94,6 +94,6 @@ BUDGETS = {
 }
 
 PRIORS = ("gaussian", "vamp", "exemplar")
-ARCHITECTURES = ("mlp", "hvae", "convhvae")
+ARCHITECTURES = ("mlp", "hvae", "convhvae", "pixelsnail")
 # The ablations of `skexvae bench ablation --study`: leave-one-out (Table 1), M/N (Table 2).
 STUDIES = ("loo", "m-ratio")
