@@ -9,16 +9,21 @@ the convolutional ones, whose epochs take minutes on a CPU; those times are scal
 which also scales linearly). The exemplar prior trains with RAT, 10 neighbours, the
 paper's setting for convolutional models (the exact prior's cost grows with N: see
 ``speed.py``). Scoring is IWAE with ``--samples`` samples per test image, every
-exemplar in the prior. A last row times the colour model (``"conv"``, discretized
-logistic) on CelebA-sized 3x64x64 inputs, random data.
+exemplar in the prior; sampling is ``sample(100)`` (``sample(2)`` with ``--quick``;
+PixelSNAIL decodes pixel by pixel). A last row times the colour model (``"conv"``,
+discretized logistic) on CelebA-sized 3x64x64 inputs, random data.
 
-Writes ``benchmarks/results/architectures.{json,md}``; ``--quick`` writes
+Writes ``benchmarks/results/architectures.{json,md}``; ``--architectures`` reruns some
+of them and keeps the other rows of the results file. ``--quick`` writes
 ``architectures-quick.*`` from a few hundred images. Skips (exit 0) without MNIST.
 """
 
 import argparse
+import json
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,8 +33,8 @@ from skexvae import ExemplarVAE
 
 N_EPOCH = 50_000
 PRIORS = ("gaussian", "vamp", "exemplar")
-ARCHITECTURES = ("mlp", "hvae", "conv", "convhvae")
-CONVOLUTIONAL = ("conv", "convhvae")
+ARCHITECTURES = ("mlp", "hvae", "conv", "convhvae", "pixelsnail")
+CONVOLUTIONAL = ("conv", "convhvae", "pixelsnail")
 
 
 def make(architecture, prior, **params):
@@ -63,9 +68,15 @@ def scoring_ms(vae, X_test, n_samples):
     return 1000 * (time.perf_counter() - start) / len(X_test)
 
 
+def sampling_seconds(vae, n_samples):
+    start = time.perf_counter()
+    vae.sample(n_samples, random_state=0)
+    return time.perf_counter() - start
+
+
 def run_mnist(X, X_test, args):
     rows = []
-    for architecture in ARCHITECTURES:
+    for architecture in args.architectures:
         n = args.conv_rows if architecture in CONVOLUTIONAL else args.mlp_rows
         n_scored = args.conv_scored if architecture in CONVOLUTIONAL else args.mlp_scored
         for prior in PRIORS:
@@ -80,6 +91,7 @@ def run_mnist(X, X_test, args):
                 "parameters": sum(p.numel() for p in vae.model_.parameters()),
                 "scoring_ms_per_image": scoring_ms(vae, X_test[:n_scored], args.samples),
                 "images_scored": n_scored,
+                "sampling_s": sampling_seconds(vae, args.n_samples),
             }
             print(row, flush=True)
             rows.append(row)
@@ -108,25 +120,29 @@ def table(result):
         f"M = N/2, leave-one-out. Scoring: IWAE S = {result['samples']}, all exemplars.",
         "",
         "| architecture | prior | parameters | images timed | ms / image | s / epoch (50k) "
-        "| scoring ms / image |",
-        "|---|---|---|---|---|---|---|",
+        f"| scoring ms / image | sample({result['n_samples']}) s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
+        sampling = f"{r['sampling_s']:.2f}" if "sampling_s" in r else "—"
         lines.append(
             f"| {r['architecture']} | {r['prior']} | {r['parameters'] / 1e6:.2f} M "
             f"| {r['rows_timed']} | {r['ms_per_image']:.2f} | {r['seconds_per_epoch_50k']:.0f} "
-            f"| {r['scoring_ms_per_image']:.0f} |"
+            f"| {r['scoring_ms_per_image']:.0f} | {sampling} |"
         )
     c = result["colour"]
+    if c is not None:
+        lines += [
+            "",
+            f"Colour model ({c['architecture']}, {c['prior']} prior, random 8-bit data): "
+            f"{c['parameters'] / 1e6:.2f} M parameters, {c['ms_per_image']:.1f} ms per image "
+            f"per epoch ({c['rows_timed']} images timed).",
+        ]
     lines += [
         "",
-        f"Colour model ({c['architecture']}, {c['prior']} prior, random 8-bit data): "
-        f"{c['parameters'] / 1e6:.2f} M parameters, {c['ms_per_image']:.1f} ms per image "
-        f"per epoch ({c['rows_timed']} images timed).",
-        "",
-        "Command: `python benchmarks/architectures.py "
-        + ("--quick " if result["quick"] else "")
-        + "--data-home ../shared/data/mnist`",
+        "Commands: "
+        + ", ".join(f"`{command}`" for command in result["commands"])
+        + " (each run replaces the rows of the architectures it times).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -136,8 +152,11 @@ def main(argv=None):
     parser.add_argument("--data-home", default="../shared/data/mnist")
     parser.add_argument("--quick", action="store_true", help="a few hundred images: a smoke run")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument(
+        "--architectures", nargs="+", choices=ARCHITECTURES, default=list(ARCHITECTURES)
+    )
     args = parser.parse_args(argv)
-    sizes = (300, 100, 20, 2, 2, 50) if args.quick else (N_EPOCH, 2_000, 1_000, 100, 5, 500)
+    sizes = (300, 100, 20, 2, 2, 50, 2) if args.quick else (N_EPOCH, 2_000, 1_000, 100, 5, 500, 100)
     (
         args.mlp_rows,
         args.conv_rows,
@@ -145,20 +164,32 @@ def main(argv=None):
         args.mlp_scored,
         args.conv_scored,
         args.colour_rows,
+        args.n_samples,
     ) = sizes
     data = load_mnist_splits(args.data_home, "train", "test")
     if data is None:
         return 0
     X, X_test = data
+    name = "architectures-quick" if args.quick else "architectures"
+    path = Path(args.out) / f"{name}.json"
+    kept = json.loads(path.read_text()) if path.is_file() else {"rows": []}
+    command = " ".join(["python benchmarks/architectures.py", *(argv or sys.argv[1:])])
+    # Results files from before --architectures name no command: they ran them all.
+    everything = "python benchmarks/architectures.py " + "--quick " * args.quick
+    kept.setdefault(
+        "commands", [everything + "--data-home ../shared/data/mnist"] * bool(kept["rows"])
+    )
+    rows = run_mnist(X, binarize_once(X_test), args)
     result = {
         "machine": f"{platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads",
         "quick": args.quick,
         "samples": args.samples,
-        "rows": run_mnist(X, binarize_once(X_test), args),
-        "colour": run_colour(args),
+        "n_samples": args.n_samples,
+        "commands": [c for c in kept["commands"] if c != command] + [command],
+        "rows": [r for r in kept["rows"] if r["architecture"] not in args.architectures] + rows,
+        "colour": run_colour(args) if "conv" in args.architectures else kept.get("colour"),
     }
-    name = "architectures-quick" if args.quick else "architectures"
     write_results(args.out, name, result, table(result))
     return 0
 

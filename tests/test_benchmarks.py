@@ -65,14 +65,23 @@ def test_architecture_benchmark_quick_run_times_every_pair(tmp_path):
     run_quick("benchmarks/architectures.py", tmp_path)
     result = json.loads((tmp_path / "architectures-quick.json").read_text())
     pairs = {(r["architecture"], r["prior"]) for r in result["rows"]}
-    assert len(pairs) == 12
+    assert len(pairs) == 15
     for row in result["rows"]:
         assert row["seconds_timed"] > 0 and row["scoring_ms_per_image"] > 0
+        assert row["sampling_s"] > 0
         assert row["seconds_per_epoch_50k"] == pytest.approx(
             row["seconds_timed"] * 50_000 / row["rows_timed"]
         )
     assert result["colour"]["parameters"] > 0
-    assert "convhvae" in (tmp_path / "architectures-quick.md").read_text()
+    assert "pixelsnail" in (tmp_path / "architectures-quick.md").read_text()
+    # Rerunning some architectures replaces their rows and keeps the others'.
+    run_quick("benchmarks/architectures.py", tmp_path, "--architectures", "mlp")
+    rerun = json.loads((tmp_path / "architectures-quick.json").read_text())
+    assert [r for r in rerun["rows"] if r["architecture"] != "mlp"] == [
+        r for r in result["rows"] if r["architecture"] != "mlp"
+    ]
+    assert len(rerun["rows"]) == 15 and rerun["colour"] == result["colour"]
+    assert len(rerun["commands"]) == 2
 
 
 @pytest.mark.slow
