@@ -14,7 +14,7 @@ from ._plotting import image_grid, write_png
 _SHAPE = (8, 8)
 
 
-def run_demo(out_dir="skexvae-demo", max_iter=150, random_state=0, echo=print, batch_size=200):
+def run_demo(out_dir="skexvae-demo", max_iter=150, random_state=0, batch_size=200, echo=print):
     """Fit both priors on digits, print a table and write pictures to ``out_dir``.
 
     ``batch_size`` is twice the estimator's default: on digits it halves the fits'

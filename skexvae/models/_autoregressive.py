@@ -13,8 +13,8 @@ It has the likelihood interface (``log_prob(x, params)``, ``mean(params)``,
 ``sample(params)``, ``n_params``, ``data_range``), which is the observation-model seam:
 the VAEs, the priors, RAT and the estimator use it unchanged, with ``params`` the
 decoder's output. Scoring is one masked pass that sees ``x`` (teacher forcing);
-``mean`` and ``sample`` decode pixel by pixel, one pass per row of pixels decoded so
-far, ``height * width`` passes in all.
+``mean`` and ``sample`` decode pixel by pixel: one pass of the network per pixel, on
+the rows decoded so far, ``height * width`` passes in all.
 """
 
 import math
