@@ -218,7 +218,7 @@ def test_paper_budget_trains_as_published():
 
 
 def test_cli_rejects_an_unknown_architecture(tmp_path, capsys):
-    argv = ["bench", "density", "--architecture", "pixelsnail", "--data-home", str(tmp_path)]
+    argv = ["bench", "density", "--architecture", "pixelcnn", "--data-home", str(tmp_path)]
     with pytest.raises(SystemExit):
         main(argv)
     assert "invalid choice" in capsys.readouterr().err
