@@ -18,16 +18,18 @@ DENSITIES = {"likelihood": "score_samples", "latent": "latent_log_density"}
 class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
     """Novelty detection with an Exemplar VAE: inputs unlike the training set score low.
 
-    A row's score is its log-likelihood under the fitted VAE
-    (:meth:`ExemplarVAE.score_samples`, an IWAE estimate), or, with
-    ``density="latent"``, the log-density of its code under the prior
-    (:meth:`ExemplarVAE.latent_log_density`): for the exemplar prior a kernel density
-    of the training rows' latents around the row's posterior, blind to how easily
-    the decoder draws the row. The likelihood favours inputs with little ink
-    whatever their kind: in a trained MNIST model it ranked unseen ones and sevens
-    above the training digits, where the latent score flagged them; in an
-    undertrained model (a wide sigma) the latent score is the weaker one
-    (``benchmarks/novelty.py``, docs/exemplars.md).
+    A row's score is, by default, the log-density of its code under the prior
+    (``density="latent"``, :meth:`ExemplarVAE.latent_log_density`): for the exemplar
+    prior a kernel density of the training rows' latents around the row's
+    posterior, blind to how easily the decoder draws the row. ``density="likelihood"``
+    scores the row's log-likelihood under the VAE (:meth:`ExemplarVAE.score_samples`,
+    an IWAE estimate), which favours inputs with little ink whatever their kind.
+    On MNIST (each digit held out in turn, ``benchmarks/novelty.py``) the exemplar
+    prior's latent density had the highest mean AUROC of every detector compared,
+    0.950, against 0.728 for its likelihood (0.048 on held-out ones) and 0.895 for
+    the best scikit-learn detector, LocalOutlierFactor on PCA-50. An undertrained
+    model (a wide sigma) blurs the latent density; there the likelihood can be the
+    better score (docs/exemplars.md).
 
     ``fit`` holds out ``validation_fraction`` of the rows, fits the VAE on the others
     and sets ``offset_`` at the ``contamination`` quantile of the held-out rows'
@@ -47,7 +49,7 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
         augmentation estimators do). An unfitted estimator is cloned and fitted on
         the rows not held out. A fitted one is used as is: then every row given to
         ``fit`` calibrates ``offset_``, and they should be rows it was not trained on.
-    density : {"likelihood", "latent"}, default="likelihood"
+    density : {"latent", "likelihood"}, default="latent"
         The density that scores a row: ``vae_.score_samples(X)`` (``log p(x)``) or
         ``vae_.latent_log_density(X)``. (Not ``score``: scikit-learn reserves that
         name for a method.)
@@ -77,7 +79,7 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
     >>> from skexvae import ExemplarNoveltyDetector, ExemplarVAE
     >>> X, y = load_digits(return_X_y=True)
     >>> X = X / 16
-    >>> vae = ExemplarVAE(n_components=8, hidden_layer_sizes=(64,), max_iter=30,
+    >>> vae = ExemplarVAE(n_components=8, hidden_layer_sizes=(64,), max_iter=100,
     ...                   likelihood="gaussian", random_state=0)
     >>> normal, zeros = X[y != 0], X[y == 0]  # a digit the detector never sees
     >>> detector = ExemplarNoveltyDetector(vae, random_state=0).fit(normal[:1400])
@@ -99,7 +101,7 @@ class ExemplarNoveltyDetector(OutlierMixin, BaseEstimator):
         self,
         vae=None,
         *,
-        density="likelihood",
+        density="latent",
         contamination=0.1,
         validation_fraction=0.1,
         random_state=None,
