@@ -13,8 +13,8 @@ exemplar in the prior; sampling is ``sample(100)`` (``sample(2)`` with ``--quick
 PixelSNAIL decodes pixel by pixel). A last row times the colour model (``"conv"``,
 discretized logistic) on CelebA-sized 3x64x64 inputs, random data.
 
-Writes ``benchmarks/results/architectures.{json,md}``; ``--architectures`` reruns some
-of them and keeps the other rows of the results file. ``--quick`` writes
+Writes ``benchmarks/results/architectures.{json,md}``; ``--architectures`` and ``--priors``
+rerun some pairs and keep the other rows of the results file. ``--quick`` writes
 ``architectures-quick.*`` from a few hundred images. Skips (exit 0) without MNIST.
 """
 
@@ -79,7 +79,7 @@ def run_mnist(X, X_test, args):
     for architecture in args.architectures:
         n = args.conv_rows if architecture in CONVOLUTIONAL else args.mlp_rows
         n_scored = args.conv_scored if architecture in CONVOLUTIONAL else args.mlp_scored
-        for prior in PRIORS:
+        for prior in args.priors:
             seconds, vae = epoch_seconds(architecture, prior, X[:n])
             row = {
                 "architecture": architecture,
@@ -142,7 +142,7 @@ def table(result):
         "",
         "Commands: "
         + ", ".join(f"`{command}`" for command in result["commands"])
-        + " (each run replaces the rows of the architectures it times).",
+        + " (each run replaces the rows of the pairs it times).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -155,6 +155,7 @@ def main(argv=None):
     parser.add_argument(
         "--architectures", nargs="+", choices=ARCHITECTURES, default=list(ARCHITECTURES)
     )
+    parser.add_argument("--priors", nargs="+", choices=PRIORS, default=list(PRIORS))
     args = parser.parse_args(argv)
     sizes = (300, 100, 20, 2, 2, 50, 2) if args.quick else (N_EPOCH, 2_000, 1_000, 100, 5, 500, 100)
     (
@@ -180,6 +181,7 @@ def main(argv=None):
         "commands", [everything + "--data-home ../shared/data/mnist"] * bool(kept["rows"])
     )
     rows = run_mnist(X, binarize_once(X_test), args)
+    run = {(r["architecture"], r["prior"]) for r in rows}
     result = {
         "machine": f"{platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads",
@@ -187,7 +189,7 @@ def main(argv=None):
         "samples": args.samples,
         "n_samples": args.n_samples,
         "commands": [c for c in kept["commands"] if c != command] + [command],
-        "rows": [r for r in kept["rows"] if r["architecture"] not in args.architectures] + rows,
+        "rows": [r for r in kept["rows"] if (r["architecture"], r["prior"]) not in run] + rows,
         "colour": run_colour(args) if "conv" in args.architectures else kept.get("colour"),
     }
     write_results(args.out, name, result, table(result))
