@@ -189,7 +189,10 @@ def main(argv=None):
         "samples": args.samples,
         "n_samples": args.n_samples,
         "commands": [c for c in kept["commands"] if c != command] + [command],
-        "rows": [r for r in kept["rows"] if (r["architecture"], r["prior"]) not in run] + rows,
+        "rows": sorted(
+            [r for r in kept["rows"] if (r["architecture"], r["prior"]) not in run] + rows,
+            key=lambda r: (ARCHITECTURES.index(r["architecture"]), PRIORS.index(r["prior"])),
+        ),
         "colour": run_colour(args) if "conv" in args.architectures else kept.get("colour"),
     }
     write_results(args.out, name, result, table(result))
