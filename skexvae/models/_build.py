@@ -77,36 +77,28 @@ def _hvae(spec, likelihood, prior):
 
 
 def _convhvae(spec, likelihood, prior):
-    _, n_components, hidden = _sizes(spec)
-    image_shape = spec.image_shape
-    encoder = user_encoder(spec, lambda: ConvEncoder(image_shape, n_components))
-    x_features = ConvFeatures(image_shape, SMALL_KERNEL_LAYERS)
-    output = ConvOutput(2 * hidden[-1], image_shape, likelihood.n_params)
-    return _two_level(
-        spec,
-        likelihood,
-        prior,
-        encoder,
-        x_features,
-        x_features.out_features,
-        output,
-        _conv_elements(spec),
-    )
+    return _conv_two_level(spec, likelihood, prior, _conv_elements(spec))
 
 
 def _pixelsnail(spec, likelihood, prior):
     """The ConvHVAE's two stochastic layers with an autoregressive observation model:
     the decoder paints conditioning maps from ``(z1, z2)`` for a causal network over
     the pixels, whose conditionals take the form of ``likelihood``."""
+    observation = AutoregressiveLikelihood(likelihood, spec.image_shape)
+    elements = max(_conv_elements(spec), observation.elements_per_sample)
+    return _conv_two_level(spec, observation, prior, elements)
+
+
+def _conv_two_level(spec, likelihood, prior, elements):
+    """The ConvHVAE's convolutional networks around ``likelihood``, whose ``n_params``
+    maps per pixel the decoder paints."""
     _, n_components, hidden = _sizes(spec)
     image_shape = spec.image_shape
-    observation = AutoregressiveLikelihood(likelihood, image_shape)
     encoder = user_encoder(spec, lambda: ConvEncoder(image_shape, n_components))
     x_features = ConvFeatures(image_shape, SMALL_KERNEL_LAYERS)
-    output = ConvOutput(2 * hidden[-1], image_shape, observation.n_params)
-    elements = max(_conv_elements(spec), observation.elements_per_sample)
+    output = ConvOutput(2 * hidden[-1], image_shape, likelihood.n_params)
     return _two_level(
-        spec, observation, prior, encoder, x_features, x_features.out_features, output, elements
+        spec, likelihood, prior, encoder, x_features, x_features.out_features, output, elements
     )
 
 
