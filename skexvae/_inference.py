@@ -103,10 +103,11 @@ def responsibilities(model, X, components, n_top, index=None, n_candidates=None)
         Probabilities, largest first.
     """
     indices, weights = [], []
-    for candidates, log_r in _overlap_chunks(model, X, components, index, n_candidates):
+    for candidates, log_r, n in _overlap_chunks(model, X, components, index, n_candidates):
         top = torch.topk(log_r - logsumexp(log_r, dim=1).unsqueeze(1), n_top, dim=1)
-        indices.append(top.indices if candidates is None else candidates.gather(1, top.indices))
-        weights.append(top.values.exp())
+        chosen = top.indices if candidates is None else candidates.gather(1, top.indices)
+        indices.append(chosen[:n])
+        weights.append(top.values[:n].exp())
     return torch.cat(indices), torch.cat(weights)
 
 
@@ -119,16 +120,18 @@ def latent_log_density(model, X, components):
     """
     n_components = len(components[0])
     out = [
-        logsumexp(log_r, dim=1) - math.log(n_components)
-        for _, log_r in _overlap_chunks(model, X, components)
+        logsumexp(log_r, dim=1)[:n] - math.log(n_components)
+        for _, log_r, n in _overlap_chunks(model, X, components)
     ]
     return torch.cat(out)
 
 
 def _overlap_chunks(model, X, components, index=None, n_candidates=None):
-    """``(candidates, log N(mu(x); m_k, Lambda(x) + V_k))`` for chunks of the rows of ``X``:
-    over every component (``candidates`` None), or over each row's ``n_candidates``
-    nearest means in ``index``."""
+    """``(candidates, log N(mu(x); m_k, Lambda(x) + V_k), n)`` for chunks of the rows of
+    ``X``: over every component (``candidates`` None), or over each row's
+    ``n_candidates`` nearest means in ``index``. The first ``n`` rows are the chunk's;
+    the others pad it to a fixed size, so that what is computed from a row (up to the
+    caller's reductions over components) does not depend on the rows computed with it."""
     means, log_vars = (t.float().to(X.device) for t in components)
     # Rows per chunk keep the (rows, K) matrix, or the (rows, K, d) broadcast of
     # per-component variances or of candidates, within the element budget.
@@ -138,13 +141,16 @@ def _overlap_chunks(model, X, components, index=None, n_candidates=None):
         width = len(means) * (1 if len(log_vars) == 1 else means.shape[1])
     rows = min(max(1, ELEMENT_BUDGET // width), ROW_BLOCK)
     for x in X.split(rows):
-        # Padded: a row's code does not depend on the rows encoded with it (ROW_BLOCK).
-        mean, log_var = (t.float()[: len(x)] for t in model.encoder(padded_rows(x, rows)))
+        # Padded: a row's code does not depend on the rows encoded with it (ROW_BLOCK),
+        # nor its overlaps on the rows computed with it.
+        mean, log_var = (t.float() for t in model.encoder(padded_rows(x, rows)))
         if index is None:
-            yield None, _log_overlaps(mean, log_var, means, log_vars)
+            yield None, _log_overlaps(mean, log_var, means, log_vars), len(x)
         else:
+            mean, log_var = mean[: len(x)], log_var[: len(x)]
             candidates = index.query(mean, n_candidates)
-            yield candidates, _log_overlaps_with(candidates, mean, log_var, means, log_vars)
+            log_r = _log_overlaps_with(candidates, mean, log_var, means, log_vars)
+            yield candidates, log_r, len(x)
 
 
 @float32
@@ -152,9 +158,10 @@ def _log_overlaps(mean, log_var, means, log_vars):
     """``log N(mean_b; means_k, diag(exp(log_var_b) + exp(log_vars_k)))``, shape (B, K)."""
     if len(log_vars) == 1:
         # One variance per row: the density is symmetric in its point and its mean,
-        # so the pairs come from one matrix product.
+        # so the pairs come from one matrix product, centred on the components (not
+        # on the rows, whose mean would tie each row's result to the others').
         joint = torch.logaddexp(log_var, log_vars)
-        return log_normal_diag_pairs(means, mean, joint).T
+        return log_normal_diag_pairs(means, mean, joint, offset=means.mean(0)).T
     joint = torch.logaddexp(log_var.unsqueeze(1), log_vars.unsqueeze(0))
     return log_normal_diag(mean.unsqueeze(1), means.unsqueeze(0), joint)
 
