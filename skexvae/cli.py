@@ -103,7 +103,10 @@ def _bench_options(command, name):
             "--architecture",
             choices=list(ARCHITECTURES),
             default="mlp",
-            help="Table 3's rows: mlp (VAE), hvae, convhvae (RAT 10-NN for the exemplar prior)",
+            help=(
+                "Table 3's rows: mlp (VAE), hvae, convhvae, pixelsnail (the last two with "
+                "RAT 10-NN for the exemplar prior)"
+            ),
         )
     if name != "knn":
         command.add_argument(
