@@ -50,7 +50,7 @@ def markdown(result):
         "",
         f"Median of {result['repeats']} whole one-epoch `fit` calls per cell, the two "
         "settings alternating in one process; MLP 784-300-300-40, default precision. "
-        f"`n_neighbors=\"auto\"` takes RAT above M = {result['auto_rat_min_m']}.",
+        f'`n_neighbors="auto"` takes RAT above M = {result["auto_rat_min_m"]}.',
         "",
         "| batch | N | M | exact s | RAT 10-NN s | exact / RAT |",
         "|---|---|---|---|---|---|",
