@@ -173,13 +173,8 @@ def main(argv=None):
     X, X_test = data
     name = "architectures-quick" if args.quick else "architectures"
     path = Path(args.out) / f"{name}.json"
-    kept = json.loads(path.read_text()) if path.is_file() else {"rows": []}
+    kept = json.loads(path.read_text()) if path.is_file() else {"rows": [], "commands": []}
     command = " ".join(["python benchmarks/architectures.py", *(argv or sys.argv[1:])])
-    # Results files from before --architectures name no command: they ran them all.
-    everything = "python benchmarks/architectures.py " + "--quick " * args.quick
-    kept.setdefault(
-        "commands", [everything + "--data-home ../shared/data/mnist"] * bool(kept["rows"])
-    )
     rows = run_mnist(X, binarize_once(X_test), args)
     run = {(r["architecture"], r["prior"]) for r in rows}
     result = {

@@ -155,12 +155,16 @@ class AutoregressiveLikelihood(nn.Module):
         self.base = base
         self.image_shape = tuple(image_shape)
         self.n_params = n_params
-        self.data_range = base.data_range
         channels = self.image_shape[0]
         self.network = PixelSNAIL(channels, n_params * channels, base.n_params * channels)
         # The widest activations per image: a block's gated convolution and its
         # condition, both 2 * CHANNELS maps at full resolution.
         self.elements_per_sample = 4 * CHANNELS * math.prod(self.image_shape[1:])
+
+    @property
+    def data_range(self):
+        """The inputs the base likelihood models."""
+        return self.base.data_range
 
     def _condition(self, h):
         channels, height, width = self.image_shape
