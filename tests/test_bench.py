@@ -206,6 +206,7 @@ def test_convolutional_bench_models_train_with_rat_as_the_paper_does():
     paper = BUDGETS["paper"]
     assert make_estimator("exemplar", paper, 0, "mlp").n_neighbors is None
     assert make_estimator("exemplar", paper, 0, "convhvae").n_neighbors == 10
+    assert make_estimator("exemplar", paper, 0, "pixelsnail").n_neighbors == 10
     assert make_estimator("gaussian", paper, 0, "convhvae").architecture == "convhvae"
 
 
@@ -215,6 +216,14 @@ def test_paper_budget_trains_as_published():
     vae = make_estimator("exemplar", BUDGETS["paper"], 0)
     assert vae.learning_rate_init == 5e-4 and vae.ema_decay is None and vae.kl_warmup == 100
     assert make_estimator("exemplar", BUDGETS["cpu-hour"], 0).ema_decay == ExemplarVAE().ema_decay
+
+
+def test_every_architecture_has_its_table_3_row():
+    from skexvae.bench._budgets import ARCHITECTURES, PRIORS
+    from skexvae.bench._protocol import PAPER_LOG_LIKELIHOOD
+
+    for architecture in ARCHITECTURES:
+        assert set(PAPER_LOG_LIKELIHOOD[architecture]) == set(PRIORS), architecture
 
 
 def test_cli_rejects_an_unknown_architecture(tmp_path, capsys):
