@@ -92,6 +92,24 @@ def test_decoding_pixel_by_pixel_agrees_with_one_masked_pass():
     torch.testing.assert_close(draws, again)
 
 
+@pytest.mark.parametrize("image_shape", [(1, 4, 5), (2, 9, 3)])
+def test_a_row_computed_alone_from_the_cache_equals_the_whole_pass(image_shape):
+    # Taller than the first kernel's reach (3 rows), so that rows far from the top
+    # read the cache through every layer.
+    model = observation("logistic", image_shape)
+    x = torch.rand(2, int(np.prod(image_shape)), generator=torch.Generator().manual_seed(4))
+    h = conditioning(model, 2)
+    images, condition = x.reshape(2, *image_shape), model._condition(h)
+    with torch.no_grad():
+        whole = model.network(images, condition)
+        cache = model.network.row_cache(images)
+        rows = [
+            model.network.forward_row(images, condition, row, cache)
+            for row in range(image_shape[1])
+        ]
+    torch.testing.assert_close(torch.cat(rows, dim=2), whole, rtol=1e-4, atol=1e-4)
+
+
 def test_sampling_follows_the_conditionals():
     # Two pixels: the second's frequency given the first must match its conditional.
     model = observation("bernoulli", (1, 1, 2))

@@ -13,8 +13,9 @@ It has the likelihood interface (``log_prob(x, params)``, ``mean(params)``,
 ``sample(params)``, ``n_params``, ``data_range``), which is the observation-model seam:
 the VAEs, the priors, RAT and the estimator use it unchanged, with ``params`` the
 decoder's output. Scoring is one masked pass that sees ``x`` (teacher forcing);
-``mean`` and ``sample`` decode pixel by pixel: one pass of the network per pixel, on
-the rows decoded so far, ``height * width`` passes in all.
+``mean`` and ``sample`` decode pixel by pixel: one pass of the network per pixel over
+the current row only, reading every layer's earlier rows from a cache, since the
+features of a finished row no longer change.
 """
 
 import math
@@ -56,6 +57,20 @@ class MaskedConv2d(nn.Conv2d):
     def forward(self, x):
         return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
 
+    def forward_row(self, inputs, row):
+        """Output row ``row`` alone, from the rows up to it of ``inputs``.
+
+        The mask zeroes the kernel below its centre, so that the rows above and the
+        row itself are all it needs: (n, out_channels, 1, width).
+        """
+        centre = self.kernel_size[0] // 2
+        top = row - centre
+        window = inputs[:, :, max(top, 0) : row + 1]
+        if top < 0:
+            window = F.pad(window, (0, 0, -top, 0))
+        weight = (self.weight * self.mask)[:, :, : centre + 1]
+        return F.conv2d(window, weight, self.bias, padding=(0, centre))
+
 
 class CausalBlock(nn.Module):
     """Residual gated masked 3x3 convolution, conditioned on ``h`` by a 1x1 convolution."""
@@ -67,6 +82,16 @@ class CausalBlock(nn.Module):
 
     def forward(self, features, h):
         return features + F.glu(self.conv(features) + self.condition(h), dim=1)
+
+    def row_state(self, features):
+        """What :meth:`forward_row` keeps of earlier rows: its inputs, zeroed."""
+        return torch.zeros_like(features)
+
+    def forward_row(self, state, features, h, row):
+        """Row ``row`` of :meth:`forward` from that row of its input, ``features``."""
+        state[:, :, row : row + 1] = features
+        h_row = h[:, :, row : row + 1]
+        return features + F.glu(self.conv.forward_row(state, row) + self.condition(h_row), dim=1)
 
 
 class CausalAttention(nn.Module):
@@ -83,16 +108,46 @@ class CausalAttention(nn.Module):
         self.value = nn.Conv2d(channels, channels, 1)
         self.out = nn.Conv2d(channels, channels, 1)
 
-    def forward(self, features):
-        n, channels, height, width = features.shape
-
-        def sequence(conv):
-            return conv(features).flatten(2).transpose(1, 2)
-
+    def forward(self, features, h=None):
+        """``h`` is not read: the signature is a :class:`CausalBlock`'s."""
         read = F.scaled_dot_product_attention(
-            sequence(self.query), sequence(self.key), sequence(self.value), is_causal=True
+            *(_sequence(conv, features) for conv in (self.query, self.key, self.value)),
+            is_causal=True,
         )
-        return features + self.out(read.transpose(1, 2).reshape(n, channels, height, width))
+        return self._residual(features, read)
+
+    def row_state(self, features):
+        """What :meth:`forward_row` keeps of earlier rows: their keys and values, zeroed."""
+        n, channels, height, width = features.shape
+        positions = height * width
+        keys = features.new_zeros(n, positions, self.key.out_channels)
+        return keys, features.new_zeros(n, positions, channels)
+
+    def forward_row(self, state, features, h, row):
+        """Row ``row`` of :meth:`forward` from that row of its input: its positions read
+        the keys and values of every earlier row and of their own row up to themselves."""
+        keys, values = state
+        width = features.shape[-1]
+        end = (row + 1) * width
+        keys[:, row * width : end] = _sequence(self.key, features)
+        values[:, row * width : end] = _sequence(self.value, features)
+        earlier = torch.arange(end, device=features.device)
+        own = row * width + torch.arange(width, device=features.device)
+        read = F.scaled_dot_product_attention(
+            _sequence(self.query, features),
+            keys[:, :end],
+            values[:, :end],
+            attn_mask=earlier[None, :] <= own[:, None],
+        )
+        return self._residual(features, read)
+
+    def _residual(self, features, read):
+        return features + self.out(read.transpose(1, 2).reshape(features.shape))
+
+
+def _sequence(conv, features):
+    """A 1x1 convolution's output as (n, positions, channels) in raster order."""
+    return conv(features).flatten(2).transpose(1, 2)
 
 
 class PixelSNAIL(nn.Module):
@@ -129,11 +184,36 @@ class PixelSNAIL(nn.Module):
 
     def forward(self, images, h):
         features = self.input(images)
-        for number, block in enumerate(self.blocks, start=1):
-            features = block(features, h)
-            if number % self.attention_every == 0:
-                features = self.attention[number // self.attention_every - 1](features)
+        for stage in self._stages():
+            features = stage(features, h)
         return self.head(F.elu(features))
+
+    def forward_row(self, images, h, row, cache):
+        """Row ``row`` of :meth:`forward` (n, out_channels, 1, width), in one pass over
+        that row.
+
+        ``cache`` (from :meth:`row_cache`) holds what each stage keeps of earlier
+        rows; this call writes row ``row`` of it and reads the rows before, which must
+        be those of the same images. A position's features depend only on the pixels
+        before it, so the rows above are final once the pass that decodes their last
+        pixel has run.
+        """
+        features = self.input.forward_row(images, row)
+        for stage, state in zip(self._stages(), cache, strict=True):
+            features = stage.forward_row(state, features, h, row)
+        return self.head(F.elu(features))
+
+    def row_cache(self, images):
+        """Every stage's zeroed state, for :meth:`forward_row` on ``images``."""
+        n, _, height, width = images.shape
+        features = images.new_zeros(n, self.head.in_channels, height, width)
+        return [stage.row_state(features) for stage in self._stages()]
+
+    def _stages(self):
+        for number, block in enumerate(self.blocks, start=1):
+            yield block
+            if number % self.attention_every == 0:
+                yield self.attention[number // self.attention_every - 1]
 
 
 class AutoregressiveLikelihood(nn.Module):
@@ -196,12 +276,12 @@ class AutoregressiveLikelihood(nn.Module):
         channels, height, width = self.image_shape
         condition = self._condition(h)
         images = torch.zeros(len(h), channels, height, width, device=h.device)
+        cache = self.network.row_cache(images)
+        # The base likelihood reads whole images; only the current pixel's draw is kept.
+        params = images.new_zeros(len(h), self.base.n_params * channels, height, width)
         for row in range(height):
-            # A pixel's conditionals see no later row: run the network on the rows so
-            # far, and pad its output back to the image for the base likelihood.
             for column in range(width):
-                params = self.network(images[:, :, : row + 1], condition[:, :, : row + 1])
-                params = F.pad(params, (0, 0, 0, height - row - 1))
+                params[:, :, row] = self.network.forward_row(images, condition, row, cache)[:, :, 0]
                 values = draw(params.flatten(1)).reshape(-1, channels, height, width)
                 images[:, :, row, column] = values[:, :, row, column]
         return images.flatten(1)
