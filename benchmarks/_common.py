@@ -9,7 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from skexvae.datasets import load_mnist
+# A script's own folder heads sys.path, not the working directory: without this, a
+# benchmark run from the checkout would import (and measure) whatever copy of
+# skexvae ``pip install .`` last put in site-packages.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from skexvae.datasets import load_mnist  # noqa: E402
 
 
 def load_mnist_splits(data_home, *splits, labels=False):

@@ -10,6 +10,7 @@ A second table does the same with the detector's own default VAE
 (``ExemplarNoveltyDetector()``: sized for the data, early stopping).
 """
 
+import _common  # noqa: F401  (this checkout's skexvae, not an installed copy)
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.metrics import roc_auc_score

@@ -5,6 +5,7 @@ They check the harness, not the timings.
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,16 @@ def run_quick(script, out, *arguments):
         capture_output=True,
         text=True,
     )
+
+
+def test_benchmarks_measure_this_checkout_not_an_installed_copy(tmp_path):
+    # As when a script runs: its own folder heads sys.path, the checkout does not.
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "benchmarks")}
+    code = "import _common, skexvae; print(skexvae.__file__)"
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert Path(run.stdout.strip()) == ROOT / "skexvae" / "__init__.py", run.stderr
 
 
 @pytest.mark.slow
