@@ -160,6 +160,14 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     kl_warmup : int, default=20
         Epochs of linear KL annealing from ``1 / kl_warmup`` to 1; 0 turns it off. The
         paper anneals over 100 epochs of ~1000.
+    free_nats : float, default=0.0
+        KL nats per input that training does not penalise: a minibatch whose mean
+        KL term is below ``free_nats`` pays ``free_nats`` instead, so that the
+        encoder may use that much of the latent at no cost (the "free bits" of
+        Kingma et al. 2016, over the whole latent). Against posterior collapse,
+        where a decoder strong enough to model the data alone (``"pixelsnail"``)
+        would otherwise leave the latents unused. ``score_samples`` and the
+        reported ELBO are the true bound whatever its value; 0 trains on the bound.
     ema_decay : float or None, default=0.999
         Decay of an exponential moving average of the weights, updated after every
         optimizer step; the fitted model (``transform``, ``score_samples``,
@@ -320,6 +328,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Count(1)],
         "kl_warmup": [Count(0)],
+        "free_nats": [Interval(Real, 0, None, closed="left")],
         "ema_decay": [Interval(Real, 0, 1, closed="left"), None],
         "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
@@ -357,6 +366,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         learning_rate_init=2e-3,
         max_iter=200,
         kl_warmup=20,
+        free_nats=0.0,
         ema_decay=0.999,
         warm_start=False,
         early_stopping=False,
@@ -390,6 +400,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.kl_warmup = kl_warmup
+        self.free_nats = free_nats
         self.ema_decay = ema_decay
         self.warm_start = warm_start
         self.early_stopping = early_stopping
@@ -472,7 +483,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         # Each rank draws its own latent and binarization noise; one process draws
         # everything from one stream.
         noise = rank_generator(generator, group)
-        objective = group.wrap(TrainingObjective(self.model_, noise, subsampler))
+        objective = group.wrap(TrainingObjective(self.model_, noise, subsampler, self.free_nats))
 
         def step_loss(batch, beta):
             x, index, weight = batch

@@ -18,11 +18,14 @@ from .models._numerics import ELEMENT_BUDGET, ROW_BLOCK, logsumexp, padded_rows
 from .models._priors import posterior_sample
 
 
-def training_loss(model, x, batch_index, beta, generator, subsampler=None):
+def training_loss(model, x, batch_index, beta, generator, subsampler=None, free_nats=0.0):
     """Negative beta-weighted bound of one minibatch, and its mean parts for reporting.
 
     ``generator`` draws the latent noise; ``subsampler`` (exemplar prior) draws the
-    step's exemplars from its own stream.
+    step's exemplars from its own stream. A minibatch whose mean KL is below
+    ``free_nats`` pays ``free_nats`` instead, with no gradient through the KL: the
+    free bits of Kingma et al. (2016), over the whole latent since an exemplar prior
+    does not factorise over its units.
     """
     mean, log_var = model.encoder(x)
     z = posterior_sample(mean, log_var, generator)
@@ -35,21 +38,27 @@ def training_loss(model, x, batch_index, beta, generator, subsampler=None):
     if model.n_lower_noise:
         lower_noise = torch.randn(len(z), model.n_lower_noise, generator=generator, device=z.device)
     reconstruction, kl = model.log_weights(x, z, mean, log_var, log_prior, lower_noise)
-    loss = (beta * kl - reconstruction).mean()
+    kl_mean = kl.mean()
+    if free_nats:
+        kl_mean = kl_mean.clamp(min=free_nats)
+    loss = beta * kl_mean - reconstruction.mean()
     return loss, reconstruction.detach().mean(), kl.detach().mean()
 
 
 class TrainingObjective(nn.Module):
     """:func:`training_loss` as a module, so that ``DistributedDataParallel`` can wrap it."""
 
-    def __init__(self, model, generator, subsampler=None):
+    def __init__(self, model, generator, subsampler=None, free_nats=0.0):
         super().__init__()
         self.model = model
         self.generator = generator
         self.subsampler = subsampler
+        self.free_nats = free_nats
 
     def forward(self, x, batch_index, beta):
-        return training_loss(self.model, x, batch_index, beta, self.generator, self.subsampler)
+        return training_loss(
+            self.model, x, batch_index, beta, self.generator, self.subsampler, self.free_nats
+        )
 
 
 @torch.no_grad()

@@ -37,7 +37,8 @@ def loaded_state(state):
     """``state`` as the estimator's ``__dict__``, less ``_model_state``, which it returns.
 
     Estimators pickled before mixed precision computed in float32, before weight
-    averaging kept their last weights, before :class:`ModelSpec` kept a dict.
+    averaging kept their last weights, before :class:`ModelSpec` kept a dict, and
+    before free nats trained on the bound.
     """
     model_state = state.pop("_model_state", None)
     if isinstance(state.get("_spec"), dict):
@@ -51,6 +52,7 @@ def loaded_state(state):
         state.setdefault("n_neighbors_", state.get("n_neighbors") if state.get("M_") else None)
     state.setdefault("precision", "float32")
     state.setdefault("ema_decay", None)
+    state.setdefault("free_nats", 0.0)
     if model_state is not None:
         state.setdefault("_trained_weights", None)
     return state, model_state
