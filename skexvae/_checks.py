@@ -131,6 +131,20 @@ AUTO_RAT_NEIGHBORS = 10
 AUTO_RAT_MIN_M = 2000
 
 
+#: ``free_nats="auto"``: the KL floor of training per architecture, for those whose
+#: decoder can model the data alone and so leaves the latents unused on the bound
+#: (posterior collapse). Measured on MNIST (docs/results.md, "PixelSNAIL"): with no
+#: floor PixelSNAIL's KL fell to 0.01 nats and no latent unit stayed active.
+AUTO_FREE_NATS = {"pixelsnail": 5.0}
+
+
+def free_nats(free_nats, architecture):
+    """``free_nats_``: the KL nats per input that training leaves unpenalised."""
+    if free_nats == "auto":
+        return AUTO_FREE_NATS.get(architecture, 0.0)
+    return float(free_nats)
+
+
 def neighbors_per_input(n_neighbors, M):
     """``n_neighbors_``: RAT's neighbours per input, or None for the exact M-subset prior."""
     if n_neighbors == "auto":

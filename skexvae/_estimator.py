@@ -160,14 +160,16 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     kl_warmup : int, default=20
         Epochs of linear KL annealing from ``1 / kl_warmup`` to 1; 0 turns it off. The
         paper anneals over 100 epochs of ~1000.
-    free_nats : float, default=0.0
+    free_nats : "auto" or float, default="auto"
         KL nats per input that training does not penalise: a minibatch whose mean
         KL term is below ``free_nats`` pays ``free_nats`` instead, so that the
         encoder may use that much of the latent at no cost (the "free bits" of
         Kingma et al. 2016, over the whole latent). Against posterior collapse,
-        where a decoder strong enough to model the data alone (``"pixelsnail"``)
-        would otherwise leave the latents unused. ``score_samples`` and the
-        reported ELBO are the true bound whatever its value; 0 trains on the bound.
+        where a decoder strong enough to model the data alone leaves the latents
+        unused. ``"auto"`` takes 5 nats for ``architecture="pixelsnail"`` and 0
+        (the bound itself) for the others. ``score_samples``, ``history_`` and the
+        early-stopping score are the true bound whatever its value. The value used
+        is ``free_nats_``.
     ema_decay : float or None, default=0.999
         Decay of an exponential moving average of the weights, updated after every
         optimizer step; the fitted model (``transform``, ``score_samples``,
@@ -249,6 +251,8 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     n_neighbors_ : int or None
         RAT's neighbours per input as resolved from ``n_neighbors``; None when the
         exemplar prior trained exact (and for the other priors).
+    free_nats_ : float
+        The KL floor of training, as resolved from ``free_nats``.
     index_ : KNNIndex or None
         The kNN index over ``exemplar_latents_`` that :meth:`score_samples` searches
         when ``score_neighbors`` is set at ``fit`` or ``set_exemplars`` (None
@@ -328,7 +332,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Count(1)],
         "kl_warmup": [Count(0)],
-        "free_nats": [Interval(Real, 0, None, closed="left")],
+        "free_nats": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "ema_decay": [Interval(Real, 0, 1, closed="left"), None],
         "warm_start": ["boolean"],
         "early_stopping": ["boolean"],
@@ -366,7 +370,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         learning_rate_init=2e-3,
         max_iter=200,
         kl_warmup=20,
-        free_nats=0.0,
+        free_nats="auto",
         ema_decay=0.999,
         warm_start=False,
         early_stopping=False,
@@ -483,7 +487,8 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         # Each rank draws its own latent and binarization noise; one process draws
         # everything from one stream.
         noise = rank_generator(generator, group)
-        objective = group.wrap(TrainingObjective(self.model_, noise, subsampler, self.free_nats))
+        self.free_nats_ = _checks.free_nats(self.free_nats, self.architecture)
+        objective = group.wrap(TrainingObjective(self.model_, noise, subsampler, self.free_nats_))
 
         def step_loss(batch, beta):
             x, index, weight = batch
@@ -504,6 +509,13 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 print(f"{type(self).__name__}: {note}", flush=True)
             if self.n_neighbors == "auto" and self.M_ is not None and not warm:
                 note = _auto_neighbors_note(self.n_neighbors_, self.M_)
+                print(f"{type(self).__name__}: {note}", flush=True)
+            if self.free_nats == "auto" and self.free_nats_:
+                note = (
+                    f"free_nats='auto' leaves {self.free_nats_:g} nats of KL per input "
+                    f"unpenalised, against posterior collapse under the {self.architecture} "
+                    "decoder"
+                )
                 print(f"{type(self).__name__}: {note}", flush=True)
             printer = EpochReport(
                 type(self).__name__,

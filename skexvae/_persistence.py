@@ -50,6 +50,7 @@ def loaded_state(state):
         state.setdefault("history_", [])
         # Before n_neighbors="auto", the parameter was the resolved value.
         state.setdefault("n_neighbors_", state.get("n_neighbors") if state.get("M_") else None)
+        state.setdefault("free_nats_", 0.0)
     state.setdefault("precision", "float32")
     state.setdefault("ema_decay", None)
     state.setdefault("free_nats", 0.0)

@@ -3,6 +3,7 @@
 import json
 import pickle
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from skexvae import ExemplarVAE
 from skexvae._evaluation import active_units, knn_errors
 from skexvae.bench import BUDGETS, run_ablation, run_density, run_knn
 from skexvae.bench._checkpoint import load_checkpoint, train_with_checkpoints
+from skexvae.bench._protocol import describe_training
 from skexvae.cli import main
 
 REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -231,3 +233,10 @@ def test_cli_rejects_an_unknown_architecture(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(argv)
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_training_column_names_a_kl_floor():
+    vae = SimpleNamespace(prior="vamp", n_pseudo_inputs=500, free_nats_=5.0)
+    assert describe_training(vae) == "VampPrior, 500 pseudo-inputs, 5 free nats"
+    vae.free_nats_ = 0.0
+    assert describe_training(vae) == "VampPrior, 500 pseudo-inputs"

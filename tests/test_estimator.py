@@ -36,6 +36,7 @@ def test_fit_transform_shapes_and_attributes(small_digits, prior):
     assert vae.exemplars_.dtype == np.float32 and vae.exemplars_.shape == X.shape
     assert (vae.sigma_ is not None) == (prior == "exemplar")
     assert (vae.M_ is not None) == (prior == "exemplar")
+    assert vae.free_nats_ == 0.0  # "auto": the bound itself for the MLP
     # The code of a row is its posterior mean: deterministic, whatever the batch around it.
     one_by_one = np.vstack([vae.transform(X[i : i + 1]) for i in range(5)])
     np.testing.assert_allclose(Z[:5], one_by_one, rtol=1e-5, atol=1e-6)

@@ -90,6 +90,11 @@ def make_estimator(prior, budget, random_state, architecture="mlp", **overrides)
 
 def describe_training(vae):
     """How the prior was trained, in words for the results table."""
+    floor = f", {vae.free_nats_:g} free nats" if vae.free_nats_ else ""
+    return _describe_prior(vae) + floor
+
+
+def _describe_prior(vae):
     if vae.prior != "exemplar":
         return {"vamp": f"VampPrior, {vae.n_pseudo_inputs} pseudo-inputs"}.get(
             vae.prior, "standard normal"
