@@ -133,9 +133,12 @@ AUTO_RAT_MIN_M = 2000
 
 #: ``free_nats="auto"``: the KL floor of training per architecture, for those whose
 #: decoder can model the data alone and so leaves the latents unused on the bound
-#: (posterior collapse). Measured on MNIST (docs/results.md, "PixelSNAIL"): with no
-#: floor PixelSNAIL's KL fell to 0.01 nats and no latent unit stayed active.
-AUTO_FREE_NATS = {"pixelsnail": 5.0}
+#: (posterior collapse). PixelSNAIL on MNIST, Gaussian prior, 2 000 images, 20 epochs
+#: (docs/results.md, "PixelSNAIL"): with no floor the KL fell to 0.01 nats, no latent
+#: unit stayed active and kNN on the latents erred 86.6 %; a floor of 5 nats scored
+#: -83.92 (against -85.15) with 21.6 % kNN error, 15 nats -84.62 with 7.0 %, near
+#: the ConvHVAE's 6.6 %: latents that serve transform and the exemplar prior.
+AUTO_FREE_NATS = {"pixelsnail": 15.0}
 
 
 def free_nats(free_nats, architecture):

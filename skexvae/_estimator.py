@@ -166,7 +166,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         encoder may use that much of the latent at no cost (the "free bits" of
         Kingma et al. 2016, over the whole latent). Against posterior collapse,
         where a decoder strong enough to model the data alone leaves the latents
-        unused. ``"auto"`` takes 5 nats for ``architecture="pixelsnail"`` and 0
+        unused. ``"auto"`` takes 15 nats for ``architecture="pixelsnail"`` and 0
         (the bound itself) for the others. ``score_samples``, ``history_`` and the
         early-stopping score are the true bound whatever its value. The value used
         is ``free_nats_``.
