@@ -217,6 +217,7 @@ def test_paper_budget_trains_as_published():
 
     vae = make_estimator("exemplar", BUDGETS["paper"], 0)
     assert vae.learning_rate_init == 5e-4 and vae.ema_decay is None and vae.kl_warmup == 100
+    assert make_estimator("exemplar", BUDGETS["paper"], 0, "pixelsnail").free_nats == 0.0
     assert make_estimator("exemplar", BUDGETS["cpu-hour"], 0).ema_decay == ExemplarVAE().ema_decay
 
 
