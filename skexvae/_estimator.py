@@ -511,11 +511,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 note = _auto_neighbors_note(self.n_neighbors_, self.M_)
                 print(f"{type(self).__name__}: {note}", flush=True)
             if self.free_nats == "auto" and self.free_nats_:
-                note = (
-                    f"free_nats='auto' leaves {self.free_nats_:g} nats of KL per input "
-                    f"unpenalised, against posterior collapse under the {self.architecture} "
-                    "decoder"
-                )
+                note = _auto_free_nats_note(self.free_nats_, self.architecture)
                 print(f"{type(self).__name__}: {note}", flush=True)
             printer = EpochReport(
                 type(self).__name__,
@@ -1068,6 +1064,13 @@ def _auto_neighbors_note(n_neighbors, M):
     return (
         f"n_neighbors='auto' chose RAT with {n_neighbors} neighbours: an exact step "
         f"would encode {M} exemplars"
+    )
+
+
+def _auto_free_nats_note(free_nats, architecture):
+    return (
+        f"free_nats='auto' leaves {free_nats:g} nats of KL per input unpenalised, "
+        f"against posterior collapse under the {architecture} decoder"
     )
 
 

@@ -38,11 +38,10 @@ def training_loss(model, x, batch_index, beta, generator, subsampler=None, free_
     if model.n_lower_noise:
         lower_noise = torch.randn(len(z), model.n_lower_noise, generator=generator, device=z.device)
     reconstruction, kl = model.log_weights(x, z, mean, log_var, log_prior, lower_noise)
-    kl_mean = kl.mean()
-    if free_nats:
-        kl_mean = kl_mean.clamp(min=free_nats)
-    loss = beta * kl_mean - reconstruction.mean()
-    return loss, reconstruction.detach().mean(), kl.detach().mean()
+    kl_mean, reconstruction_mean = kl.mean(), reconstruction.mean()
+    penalty = kl_mean.clamp(min=free_nats) if free_nats else kl_mean
+    loss = beta * penalty - reconstruction_mean
+    return loss, reconstruction_mean.detach(), kl_mean.detach()
 
 
 class TrainingObjective(nn.Module):
