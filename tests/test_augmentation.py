@@ -182,7 +182,7 @@ def test_sampler_in_imblearn_pipeline(small_digits, fitted_vae):
 def test_augmented_classifier_weighted_epochs(small_digits, fitted_vae):
     X, y = small_digits
     model = AugmentedClassifier(
-        SGDClassifier(random_state=0), fitted_vae, max_iter=3, random_state=0
+        SGDClassifier(random_state=0), fitted_vae, lam=0.4, max_iter=3, random_state=0
     ).fit(X, y)
     assert model.estimator_.t_ > 1 and set(model.classes_) == set(y)
     assert model.score(X, y) > 0.6
@@ -191,7 +191,9 @@ def test_augmented_classifier_weighted_epochs(small_digits, fitted_vae):
 
 def test_augmented_classifier_without_sample_weight_draws_fresh_rows(small_digits, fitted_vae):
     X, y = small_digits
-    model = AugmentedClassifier(UnweightedPartialFit(), fitted_vae, max_iter=2, random_state=0)
+    model = AugmentedClassifier(
+        UnweightedPartialFit(), fitted_vae, lam=0.4, max_iter=2, random_state=0
+    )
     model.fit(X, y)
     first, second = model.estimator_.epochs_
     assert first.shape == X.shape and not np.array_equal(first, second)
@@ -276,6 +278,20 @@ def test_auto_lam_chooses_the_best_held_out_score(small_digits, prefer, chosen):
     assert model.vae_.n_fit_rows_ == len(X) - round(0.1 * len(X))
     assert model.estimator_.n_rows_ == (2 * len(X) if chosen < 1 else len(X))
     np.testing.assert_allclose(model.estimator_.synthetic_share_, 1 - chosen)
+
+
+def test_lam_is_chosen_by_default_even_with_classes_too_small_to_stratify(small_digits):
+    X, y = small_digits
+    y = y.copy()
+    y[0] = 10  # a class of one row: no stratified split holds it on both sides
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # chosen on held-out rows: no small-data warning
+        model = AugmentedClassifier(ShareScorer("real"), MarkingVAE(), max_iter=1, random_state=0)
+        model.fit(X, y)
+    assert model.lam == "auto" and model.lam_ == 1.0
+    assert set(model.lam_scores_) == {0.4, 0.7, 1.0}
+    assert model.vae_.n_fit_rows_ == len(X) - round(0.1 * len(X))
+    assert 10 in model.classes_
 
 
 def test_auto_lam_without_sample_weight_and_on_real_data(small_digits, fitted_vae, capsys):

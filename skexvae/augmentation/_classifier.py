@@ -1,6 +1,7 @@
 """AugmentedClassifier: fresh synthetic rows every epoch, through ``partial_fit``."""
 
 import inspect
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -49,15 +50,18 @@ class AugmentedClassifier(
         Cloned before fitting. None means ``MLPClassifier()``.
     vae : ExemplarVAE or None, default=None
         As for :class:`ExemplarAugmenter`.
-    lam : float in [0, 1] or "auto", default=0.4
+    lam : float in [0, 1] or "auto", default="auto"
         Weight of the real data in the loss (the paper's lambda); 1 trains the
         classifier on the real rows alone, and no VAE. ``"auto"`` chooses it by
-        internal validation: ``validation_fraction`` of the rows (stratified) are
-        held out, the VAE is fitted on the others, a classifier is trained on them
-        with each lam of 0.4, 0.7 and 1.0 and scored (``estimator.score``) on the
-        held-out real rows, and the best lam (the larger one on ties) trains the
-        final classifier on all rows. It costs three more classifier fits, and
-        turns augmentation off where it does not help, as on small data sets.
+        internal validation: ``validation_fraction`` of the rows (stratified where
+        every class has two rows or more) are held out, the VAE is fitted on the
+        others, a classifier is trained on them with each lam of 0.4, 0.7 and 1.0
+        and scored (``estimator.score``) on the held-out real rows, and the best lam
+        (the larger one on ties) trains the final classifier on all rows. It costs
+        three more classifier fits. Measured on MNIST subsets of 2 000 and 5 000
+        rows (3 seeds), it lowered the test error of a fixed lam = 1.0 by 2.1 and
+        1.5 points, where every fixed lam < 1 raised it; on 1 000 digits it matched
+        no augmentation (docs/augmentation.md).
     max_iter : int, default=20
         Epochs, i.e. ``partial_fit`` passes, each with fresh synthetic rows.
     validation_fraction : float in (0, 1), default=0.1
@@ -98,7 +102,7 @@ class AugmentedClassifier(
         estimator=None,
         vae=None,
         *,
-        lam=0.4,
+        lam="auto",
         max_iter=20,
         validation_fraction=0.1,
         random_state=None,
@@ -153,7 +157,7 @@ class AugmentedClassifier(
         fit_rows, held_out = train_test_split(
             np.arange(len(X)),
             test_size=self.validation_fraction,
-            stratify=y,
+            stratify=y if _can_stratify(y, self.validation_fraction) else None,
             random_state=check_random_state(self.random_state).randint(2**31),
         )
         # The held-out score decides whether augmentation helps: no small-data warning.
@@ -214,6 +218,13 @@ class AugmentedClassifier(
         """Decision function of the trained classifier."""
         check_is_fitted(self, "estimator_")
         return self.estimator_.decision_function(validate_data(self, X, reset=False))
+
+
+def _can_stratify(y, test_size):
+    """Whether a stratified split can put every class on both sides, as sklearn requires."""
+    _, counts = np.unique(y, return_counts=True)
+    n_held_out = math.ceil(test_size * len(y))
+    return counts.min() >= 2 and min(n_held_out, len(y) - n_held_out) >= len(counts)
 
 
 def _partial_fit(estimator, X, y, sample_weight, classes):

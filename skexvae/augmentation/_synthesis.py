@@ -127,9 +127,9 @@ class GenerativeAugmentationMixin:
                 f"{SMALL_DATA_ROWS} rows, one draw of synthetic rows at a fixed lam raised "
                 "the test error in every case we measured (digits, MNIST subsets); fresh "
                 "rows every epoch with lam chosen on held-out rows lowered it on MNIST 2000 "
-                "(docs/augmentation.md). Use AugmentedClassifier(lam='auto'), or choose lam "
-                "by validation: GridSearchCV over lam in [0.4, 0.7, 1.0] (1.0 turns "
-                "augmentation off).",
+                "and 5000 (docs/augmentation.md). Use AugmentedClassifier, whose default "
+                "lam='auto' does that, or choose lam by validation: GridSearchCV over lam "
+                "in [0.4, 0.7, 1.0] (1.0 turns augmentation off).",
                 UserWarning,
                 stacklevel=4,
             )
