@@ -186,6 +186,8 @@ def over_seeds(runs, seeds, record):
 
 def markdown(result):
     lines = [f"Command: `{result['command']}`  ", f"Machine: {result['machine']}", ""]
+    if result.get("note"):  # how a merged or shared-machine run was made, added by hand
+        lines += [result["note"], ""]
     vaes = result["vae_training"]
     source = result.get("vae_checkpoints") or "fitted by this script"
     lines += [
