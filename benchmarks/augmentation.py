@@ -227,6 +227,7 @@ def markdown(result):
             "|---|" + "---|" * len(LAMBDAS),
         ]
         for name, row in result["lambda_sweep"].items():
+            row = {float(lam): error for lam, error in row.items()}  # JSON keys are strings
             cells = [f"{100 * row[lam]:.2f}" if lam in row else "" for lam in LAMBDAS]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

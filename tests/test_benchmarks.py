@@ -192,3 +192,18 @@ def test_memorization_quick_run_audits_every_sampling_mode(tmp_path):
     for row in rows:
         assert 0 <= row["closer_to_train"] <= 1 and 0 <= row["coverage"] <= 1
         assert row["n_reference"] == 597
+
+
+@needs_real_mnist
+def test_augmentation_results_file_renders_its_own_table(tmp_path, monkeypatch):
+    run_quick("benchmarks/augmentation.py", tmp_path, "--parts", "sweep")
+    result = json.loads((tmp_path / "augmentation.json").read_text())
+    assert sorted(result["lambda_sweep"]["exemplar"]) == ["0.2", "0.4", "0.6", "0.8", "1.0"]
+    # Results merged by hand are re-rendered from the JSON file, whose keys are strings.
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(
+        "augmentation", ROOT / "benchmarks/augmentation.py"
+    )
+    augmentation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(augmentation)
+    assert augmentation.markdown(result) == (tmp_path / "augmentation.md").read_text()
