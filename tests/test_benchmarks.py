@@ -201,9 +201,5 @@ def test_augmentation_results_file_renders_its_own_table(tmp_path, monkeypatch):
     assert sorted(result["lambda_sweep"]["exemplar"]) == ["0.2", "0.4", "0.6", "0.8", "1.0"]
     # Results merged by hand are re-rendered from the JSON file, whose keys are strings.
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(
-        "augmentation", ROOT / "benchmarks/augmentation.py"
-    )
-    augmentation = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(augmentation)
+    augmentation = importlib.import_module("augmentation")
     assert augmentation.markdown(result) == (tmp_path / "augmentation.md").read_text()
