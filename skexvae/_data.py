@@ -4,6 +4,8 @@ Rows are a tensor on the device or a :class:`~skexvae._rows.MappedRows` reader o
 memmap; nothing here knows models or priors.
 """
 
+import hashlib
+
 import numpy as np
 import torch
 
@@ -14,6 +16,19 @@ def torch_generator(rng, device):
     """A torch generator on ``device`` seeded from a NumPy ``RandomState``."""
     seed = int(rng.randint(np.iinfo(np.int32).max))
     return torch.Generator(device=device).manual_seed(seed)
+
+
+def resume_generator(generator, state):
+    """Continue the stream of a saved ``state`` in ``generator``.
+
+    A state saved on another kind of device (a GPU run resumed on a CPU, or back) has
+    another layout; it then seeds ``generator``, so that the resumed run still
+    depends on the checkpoint alone.
+    """
+    if state.numel() == generator.get_state().numel():
+        return generator.set_state(state)
+    digest = hashlib.sha256(state.cpu().numpy().tobytes()).digest()
+    return generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
 def rank_generator(generator, group):

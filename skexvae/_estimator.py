@@ -21,6 +21,7 @@ from ._data import (
     minibatches,
     output_dtype,
     rank_generator,
+    resume_generator,
     select_rows,
     torch_generator,
     validation_split,
@@ -182,7 +183,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         fitted weights, with the optimizer's state, the random stream and the KL
         schedule where the last ``fit`` left them, for ``max_iter`` more epochs;
         ``n_iter_`` and the curves accumulate. Together with pickling this
-        checkpoints and resumes long runs. The architecture parameters must not change.
+        checkpoints and resumes long runs, also on another device: training goes on
+        where ``device`` says now (a run pickled on a CPU continues on a GPU); the
+        random stream then restarts from a seed taken from the saved one. The
+        architecture parameters must not change.
         The optimizer's state is kept (and pickled) only by fits made with
         ``warm_start=True``; turning it on after another fit continues from the
         fitted weights with a fresh optimizer.
@@ -445,8 +449,7 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         binarize = _checks.binarize(self.binarize, self.likelihood_)
         if warm:
             self._check_same_architecture(spec)
-        else:
-            self.device_ = _checks.device(self.device)
+        self.device_ = _checks.device(self.device)
         if not self.distributed:
             with within_cpu_quota():
                 return self._fit(X, spec, binarize, warm, SINGLE_PROCESS)
@@ -469,7 +472,10 @@ class ExemplarVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         train_rows, val_rows = self._split_validation(len(X), rng, warm)
         X_train = select_rows(X_all, train_rows)
         if warm:
-            generator.set_state(self._generator_state)
+            # Training goes on where ``device`` says now, e.g. a CPU run on a GPU.
+            self.model_.to(self.device_)
+            self._device_centres = None
+            resume_generator(generator, self._generator_state)
         else:
             self._spec = spec
             self.model_ = initial_model(spec, X_train, generator, rng, self.device_)

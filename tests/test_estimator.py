@@ -451,6 +451,30 @@ def test_warm_start_through_a_pickle_resumes_exactly(small_digits, params):
     np.testing.assert_array_equal(part.transform(X), whole.transform(X))
 
 
+def test_warm_start_resumes_a_random_stream_saved_on_another_kind_of_device(small_digits):
+    X, _ = small_digits
+    vae = ExemplarVAE(**FAST, warm_start=True, random_state=0).fit(X)
+    # The layout of a CUDA generator's state (seed and offset), as a GPU run pickles it.
+    foreign = torch.tensor([7, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0], dtype=torch.uint8)
+    twins = [pickle.loads(pickle.dumps(vae)) for _ in range(2)]
+    for twin in twins:
+        twin._generator_state = foreign
+        twin.fit(X)
+    assert twins[0].n_iter_ == 2 * FAST["max_iter"]
+    np.testing.assert_array_equal(twins[0].loss_curve_, twins[1].loss_curve_)
+    assert not np.array_equal(twins[0].loss_curve_, vae.fit(X).loss_curve_)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_warm_start_moves_a_cpu_run_to_the_gpu(small_digits):
+    X, _ = small_digits
+    vae = ExemplarVAE(**FAST, warm_start=True, device="cpu", random_state=0).fit(X)
+    vae.set_params(device="cuda").fit(X)
+    assert vae.device_.type == "cuda"
+    assert all(p.device.type == "cuda" for p in vae.model_.parameters())
+    assert vae.n_iter_ == 2 * FAST["max_iter"]
+
+
 def test_warm_start_refuses_a_changed_architecture(small_digits):
     X, _ = small_digits
     vae = ExemplarVAE(**FAST, warm_start=True, random_state=0).fit(X)
