@@ -1,4 +1,4 @@
-"""Command line: ``skexvae demo`` and ``skexvae bench density|knn|ablation``.
+"""Command line: ``skexvae demo`` and ``skexvae bench density|knn|ablation|progress``.
 
 Building the parser imports nothing heavy, so that ``--help`` answers at once; torch
 and the models load when a command runs.
@@ -41,6 +41,12 @@ def _parser():
     ]:
         command = experiments.add_parser(name, help=help_text)
         _bench_options(command, name)
+    progress = experiments.add_parser(
+        "progress",
+        help="epochs, validation curve and early stopping of the runs under --out, "
+        "from their checkpoints (also while they train)",
+    )
+    progress.add_argument("--out", default="skexvae-bench", help="a bench command's --out")
     return parser
 
 
@@ -119,10 +125,12 @@ def _bench_options(command, name):
 
 
 def _bench(args):
-    from .bench import run_ablation, run_density, run_knn
+    from .bench import run_ablation, run_density, run_knn, run_progress
     from .bench._budgets import PRIORS
     from .datasets import load_mnist
 
+    if args.experiment == "progress":
+        return run_progress(args.out)
     if args.download:
         for split in ("train+validation", "test"):
             load_mnist(args.data_home, split=split, download=True)

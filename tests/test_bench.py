@@ -7,12 +7,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from conftest import FAST
 from sklearn.neighbors import KNeighborsClassifier
 
 from skexvae import ExemplarVAE
 from skexvae._evaluation import active_units, knn_errors
-from skexvae.bench import BUDGETS, run_ablation, run_density, run_knn
+from skexvae.bench import BUDGETS, run_ablation, run_density, run_knn, run_progress
 from skexvae.bench._checkpoint import load_checkpoint, train_with_checkpoints
 from skexvae.bench._protocol import describe_training
 from skexvae.cli import main
@@ -79,6 +80,80 @@ def test_checkpoints_are_lean_and_check_their_data(small_digits, tmp_path):
         train_with_checkpoints(rescored, X, X[:50], _tiny_budget(max_epochs=4), path)
     with pytest.raises(ValueError, match="run.pkl was trained on other data"):
         load_checkpoint(path, X[::-1].copy())
+
+
+def _interrupt_after_epoch(epoch):
+    def echo(line):
+        if f"epoch {epoch}/" in line:  # printed after that epoch's checkpoint is written
+            raise KeyboardInterrupt
+
+    return echo
+
+
+def test_checkpoints_in_training_leave_out_what_the_weights_give_back(small_digits, tmp_path):
+    X, _ = small_digits
+    path = tmp_path / "run.pkl"
+    with pytest.raises(KeyboardInterrupt):
+        train_with_checkpoints(
+            _warm_vae("exemplar"), X, X[:50], _tiny_budget(), path, _interrupt_after_epoch(1)
+        )
+    stored, log = pickle.loads(path.read_bytes())
+    assert stored.exemplar_latents_ is None and stored._optimizer_state is not None
+    assert log.best_epoch == log.epochs == 1 and log.best_state is None and log.best_is_last
+    vae, log = load_checkpoint(path, X)
+    weights = vae.model_.state_dict()
+    assert all(torch.equal(log.best_state[k], weights[k]) for k in weights)
+    np.testing.assert_array_equal(vae.exemplar_latents_, vae.transform(X))
+
+
+@pytest.mark.parametrize("n_neighbors", [None, 3])
+def test_a_run_resumed_from_its_checkpoint_equals_an_uninterrupted_one(
+    small_digits, tmp_path, n_neighbors
+):
+    X, _ = small_digits
+
+    def vae():
+        return _warm_vae("exemplar").set_params(n_neighbors=n_neighbors)
+
+    budget = _tiny_budget(max_epochs=3)
+    path = tmp_path / "resumed.pkl"
+    with pytest.raises(KeyboardInterrupt):
+        train_with_checkpoints(vae(), X, X[:50], budget, path, _interrupt_after_epoch(2))
+    resumed, log = train_with_checkpoints(vae(), X, X[:50], budget, path, [].append)
+    straight, straight_log = train_with_checkpoints(
+        vae(), X, X[:50], budget, tmp_path / "straight.pkl", [].append
+    )
+    assert log.validation_elbo == straight_log.validation_elbo
+    np.testing.assert_array_equal(resumed.loss_curve_, straight.loss_curve_)
+    np.testing.assert_array_equal(resumed.transform(X), straight.transform(X))
+
+
+def test_progress_reports_a_run_in_training_from_its_checkpoint(small_digits, tmp_path):
+    X, _ = small_digits
+    budget = BUDGETS["quick"]
+    path = tmp_path / "checkpoints" / "quick" / "exemplar-seed0.pkl"
+    with pytest.raises(KeyboardInterrupt):
+        train_with_checkpoints(
+            _warm_vae("exemplar"), X, X[:50], budget, path, _interrupt_after_epoch(2)
+        )
+    _, log = load_checkpoint(path, X)
+    result = run_progress(tmp_path, echo=[].append)
+    row = result["runs"]["quick/exemplar-seed0"]
+    assert row["state"] == "training" and row["epochs"] == 2
+    assert row["epoch_limit"] == budget.max_epochs
+    assert row["patience_left"] == budget.patience - (2 - log.best_epoch)
+    assert [p["validation_elbo"] for p in row["curve"]] == log.validation_elbo
+    assert row["hours_to_epoch_limit"] == pytest.approx(3 * log.epoch_seconds[-1] / 3600)
+    table = (tmp_path / "progress.md").read_text()
+    assert "| quick/exemplar-seed0 | training | 2 (5) |" in table
+    assert json.loads((tmp_path / "progress.json").read_text()) == result
+
+
+def test_progress_names_a_folder_without_checkpoints(tmp_path, capsys):
+    with pytest.raises(ValueError, match="no checkpoints under"):
+        run_progress(tmp_path, echo=[].append)
+    assert main(["bench", "progress", "--out", str(tmp_path)]) == 2
+    assert str(tmp_path) in capsys.readouterr().err
 
 
 def test_kept_training_state_extends_a_finished_run(small_digits, tmp_path):

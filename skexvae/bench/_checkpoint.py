@@ -5,13 +5,16 @@ pickled after every segment, atomically, so that an interrupted run loses at mos
 one segment and never leaves a half-written checkpoint. A checkpoint is lean: it
 holds weights, optimizer and random state and the log, not the training set (the
 estimator's exemplars), which is reattached on loading after a check that it is the
-same data; the paper's MLP checkpoints in 21 MB while it trains (29 MB with the RAT
-latent cache at 50k). A finished run keeps only what scoring needs, its best weights
-(4.3 MB for the MLP, 12 MB with RAT's cache): it can be scored again, not trained
-further.
+same data. Nor does it hold what the weights give back: the exemplars' latents are
+encoded again on loading, and the best weights are stored only when they are not the
+model's own. The paper's MLP checkpoints in 13-17 MB while it trains (weights, Adam's
+two moments, the best weights; with a weight average its trained weights too). A
+finished run keeps only what scoring needs, its best weights (4.3 MB for the MLP): it
+can be scored again, not trained further.
 """
 
 import copy
+import dataclasses
 import hashlib
 import pickle
 import time
@@ -39,6 +42,8 @@ class TrainingLog:
     data_sha256: str | None = None
     #: Trimmed to the best weights, without optimizer state: scored, not trained further.
     finished: bool = False
+    #: In a file: ``best_state`` left out, being the estimator's own weights.
+    best_is_last: bool = False
 
     @property
     def best_elbo(self):
@@ -141,20 +146,29 @@ def data_sha256(X):
 
 
 def save_checkpoint(path, vae, log):
-    """Pickle ``(vae, log)`` through a temporary file and a rename.
+    """Pickle ``(vae, log)`` through a temporary file and a rename, lean.
 
-    An estimator's pickle holds the exemplars' latents, not their rows.
+    An estimator's pickle holds the exemplars' latents, not their rows; here the
+    latents stay out too (loading encodes them from the rows), and so do best
+    weights that equal the estimator's.
     """
+    if log.best_state is not None and log.best_epoch == log.epochs:
+        log = dataclasses.replace(log, best_state=None, best_is_last=True)
+    latents, index = vae.exemplar_latents_, vae.index_
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path) as f:
-        pickle.dump((vae, log), f, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        vae.exemplar_latents_ = vae.index_ = None
+        with atomic_open(path) as f:
+            pickle.dump((vae, log), f, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        vae.exemplar_latents_, vae.index_ = latents, index
 
 
-def load_checkpoint(path, X_train, fingerprint=None):
-    """``(vae, log)`` from ``path`` with ``X_train`` as the exemplars again.
+def read_checkpoint(path):
+    """``(vae, log)`` as pickled in ``path``: the estimator without its exemplar rows.
 
-    Raises a ValueError that names the file when it cannot be read, is no bench
-    checkpoint, or was trained on other data.
+    Enough to report on a run (even while it trains: checkpoints are replaced
+    atomically); :func:`load_checkpoint` makes it one that can train and score.
     """
     try:
         with open(path, "rb") as f:
@@ -165,6 +179,18 @@ def load_checkpoint(path, X_train, fingerprint=None):
         ) from exc
     if not isinstance(log, TrainingLog):
         raise ValueError(f"{path} is not a skexvae bench checkpoint; delete it or pick --out.")
+    if log.best_is_last:
+        log.best_state, log.best_is_last = copy.deepcopy(vae.model_.state_dict()), False
+    return vae, log
+
+
+def load_checkpoint(path, X_train, fingerprint=None):
+    """``(vae, log)`` from ``path`` with ``X_train`` as the exemplars again.
+
+    Raises a ValueError that names the file when it cannot be read, is no bench
+    checkpoint, or was trained on other data.
+    """
+    vae, log = read_checkpoint(path)
     if log.data_sha256 is None and hasattr(vae, "exemplars_"):
         # A checkpoint from before lean checkpoints carries its training set.
         log.data_sha256 = data_sha256(vae.exemplars_)
@@ -174,7 +200,8 @@ def load_checkpoint(path, X_train, fingerprint=None):
             "split (another --data-home or skexvae version?); delete it or pick --out."
         )
     X_train = np.ascontiguousarray(X_train, dtype=np.float32)
-    if vae.model_.uses_exemplars and vae.exemplar_latents_ is None:
-        vae.set_exemplars(X_train)  # a checkpoint from before the latents were kept
-    vae.exemplars_ = X_train
+    if vae.model_.uses_exemplars:
+        vae.set_exemplars(X_train)
+    else:
+        vae.exemplars_ = X_train
     return vae, log
