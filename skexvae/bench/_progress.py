@@ -70,7 +70,7 @@ def _run_row(prior, budget, log, path):
             {
                 "epoch": epoch,
                 "validation_elbo": elbo,
-                "training_loss": log.train_loss[epoch - 1] if epoch <= len(log.train_loss) else None,
+                "training_loss": log.train_loss[epoch - 1],
             }
             for epoch, elbo in zip(log.validation_epochs, log.validation_elbo, strict=True)
         ],
@@ -117,7 +117,7 @@ def _progress_markdown(runs):
         lines += ["", f"### {name}", "", "| epoch | validation ELBO | training loss |"]
         lines.append("|---|---|---|")
         lines += [
-            f"| {p['epoch']} | {p['validation_elbo']:.2f} | {_number(p['training_loss'])} |"
+            f"| {p['epoch']} | {p['validation_elbo']:.2f} | {p['training_loss']:.2f} |"
             for p in r["curve"]
         ]
     lines.append("")
