@@ -169,6 +169,8 @@ def read_checkpoint(path):
 
     Enough to report on a run (even while it trains: checkpoints are replaced
     atomically); :func:`load_checkpoint` makes it one that can train and score.
+    Raises a ValueError that names the file when it cannot be read or is no bench
+    checkpoint.
     """
     try:
         with open(path, "rb") as f:

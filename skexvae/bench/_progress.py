@@ -5,7 +5,6 @@ that train for days in another process, and on a checkpoint committed mid-run.
 """
 
 import json
-import time
 from pathlib import Path
 
 from . import _figures
@@ -35,7 +34,7 @@ def run_progress(out="skexvae-bench", *, echo=_print):
     for path in paths:
         name = f"{path.parent.name}/{path.stem}"
         vae, logs[name] = read_checkpoint(path)
-        runs[name] = _run_row(vae.prior, BUDGETS.get(path.parent.name), logs[name], path)
+        runs[name] = _run_row(vae.prior, BUDGETS.get(path.parent.name), logs[name])
     result = {"out": str(out), "runs": runs}
     _write_text(out / "progress.json", json.dumps(result, indent=2) + "\n")
     table = _progress_markdown(runs)
@@ -47,7 +46,7 @@ def run_progress(out="skexvae-bench", *, echo=_print):
     return result
 
 
-def _run_row(prior, budget, log, path):
+def _run_row(prior, budget, log):
     """One run's state; ``budget`` is None for a folder no budget is named after."""
     limit = budget.epochs_of(prior) if budget else None
     seconds = log.epoch_seconds[-1] if log.epoch_seconds else None
@@ -63,9 +62,6 @@ def _run_row(prior, budget, log, path):
         "seconds_per_epoch": seconds,
         "training_hours": sum(log.epoch_seconds) / 3600,
         "hours_to_epoch_limit": None,
-        "checkpoint_written": time.strftime(
-            "%Y-%m-%d %H:%M UTC", time.gmtime(path.stat().st_mtime)
-        ),
         "curve": [
             {
                 "epoch": epoch,
@@ -94,9 +90,8 @@ def _state(log, limit):
 def _progress_markdown(runs):
     lines = [
         "| run | state | epochs (limit) | best validation ELBO (epoch) | latest "
-        "| patience left | s / epoch (latest) | training h | h to the limit at this rate "
-        "| checkpoint written |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| patience left | s / epoch (latest) | training h | h to the limit at this rate |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in runs.items():
         latest = r["curve"][-1]["validation_elbo"] if r["curve"] else None
@@ -104,8 +99,7 @@ def _progress_markdown(runs):
             f"| {name} | {r['state']} | {r['epochs']} ({_text(r['epoch_limit'])}) "
             f"| {_number(r['best_validation_elbo'])} ({r['best_epoch']}) | {_number(latest)} "
             f"| {_text(r['patience_left'])} | {_number(r['seconds_per_epoch'], 1)} "
-            f"| {r['training_hours']:.1f} | {_number(r['hours_to_epoch_limit'], 1)} "
-            f"| {r['checkpoint_written']} |"
+            f"| {r['training_hours']:.1f} | {_number(r['hours_to_epoch_limit'], 1)} |"
         )
     lines += [
         "",
