@@ -137,7 +137,11 @@ def test_progress_reports_a_run_in_training_from_its_checkpoint(small_digits, tm
             _warm_vae("exemplar"), X, X[:50], budget, path, _interrupt_after_epoch(2)
         )
     _, log = load_checkpoint(path, X)
+    finished = path.with_name("gaussian-seed0.pkl")
+    train_with_checkpoints(_warm_vae("gaussian"), X, X[:50], _tiny_budget(), finished, [].append)
     result = run_progress(tmp_path, echo=[].append)
+    done = result["runs"]["quick/gaussian-seed0"]
+    assert done["state"] == "finished (best weights only)" and done["patience_left"] is None
     row = result["runs"]["quick/exemplar-seed0"]
     assert row["state"] == "training" and row["epochs"] == 2
     assert row["epoch_limit"] == budget.max_epochs
