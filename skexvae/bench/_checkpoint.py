@@ -9,8 +9,8 @@ same data. Nor does it hold what the weights give back: the exemplars' latents a
 encoded again on loading, and the best weights are stored only when they are not the
 model's own. The paper's MLP checkpoints in 13.4 MB while it trains (weights and
 Adam's two moments; 18 MB when the best weights are older; with a weight average its
-trained weights too). A finished run keeps only what scoring needs, its best weights (4.3 MB for the MLP): it
-can be scored again, not trained further.
+trained weights too). A finished run keeps only what scoring needs, its best
+weights (4.3 MB for the MLP): it can be scored again, not trained further.
 """
 
 import copy
