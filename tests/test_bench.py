@@ -198,13 +198,8 @@ def test_quick_density_budget_end_to_end(tmp_path):
 @needs_real_mnist
 def test_interrupted_run_resumes_to_the_same_model(tmp_path):
     options = {"budget": "quick", "priors": ("gaussian",), "max_epochs": 3}
-
-    def interrupt_after_epoch_2(line):
-        if "epoch 2/3" in line:  # printed after the epoch-2 checkpoint is written
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        run_density(REAL_MNIST, out=tmp_path / "a", echo=interrupt_after_epoch_2, **options)
+        run_density(REAL_MNIST, out=tmp_path / "a", echo=_interrupt_after_epoch(2), **options)
     lines = []
     resumed = run_density(REAL_MNIST, out=tmp_path / "a", echo=lines.append, **options)
     straight = run_density(REAL_MNIST, out=tmp_path / "b", echo=[].append, **options)
